@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from customers.models import Customer
+
+
+@admin.register(Customer)
+class CustomerAdmin(SimpleHistoryAdmin):
+    list_display = ("__str__", "phone", "card_number", "email", "registered_at", "is_blocked")
+    list_filter = ("is_blocked", "consent_sms", "consent_email")
+    search_fields = ("phone", "card_number", "email", "last_name", "first_name", "public_id")
+    readonly_fields = ("public_id", "referral_code")
+    raw_id_fields = ("referred_by", "user")
+    fieldsets = (
+        (None, {"fields": ("public_id", "first_name", "last_name", "birth_date")}),
+        (_("Identifiers"), {"fields": ("phone", "email", "card_number", "user")}),
+        (_("Referral"), {"fields": ("referral_code", "referred_by")}),
+        (
+            _("Consents"),
+            {"fields": ("consent_sms", "consent_sms_at", "consent_email", "consent_email_at")},
+        ),
+        (_("Status"), {"fields": ("registered_at", "is_blocked", "blocked_reason")}),
+    )

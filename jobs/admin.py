@@ -1,0 +1,82 @@
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from jobs.alerts import alert_acknowledge
+from jobs.models import Alert, JobRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "job",
+        "period_key",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration",
+        "rows_touched",
+        "attempts",
+    )
+    list_filter = ("status", "job")
+    search_fields = ("job", "period_key", "error")
+    date_hierarchy = "started_at"
+    ordering = ("-started_at", "-id")
+    readonly_fields = (
+        "job",
+        "period_key",
+        "status",
+        "started_at",
+        "finished_at",
+        "rows_touched",
+        "attempts",
+        "details",
+        "error",
+    )
+
+    @admin.display(description=_("duration"))
+    def duration(self, obj):
+        return obj.duration
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "source", "level", "title", "acknowledged_at", "acknowledged_by")
+    list_filter = ("level", "source", ("acknowledged_at", admin.EmptyFieldListFilter))
+    search_fields = ("title", "details")
+    ordering = ("-created_at", "-id")
+    readonly_fields = (
+        "created_at",
+        "source",
+        "level",
+        "title",
+        "details",
+        "data",
+        "acknowledged_at",
+        "acknowledged_by",
+    )
+    actions = ["acknowledge"]
+
+    def has_acknowledge_permission(self, request):
+        # Acknowledging is the only change to an alert, and only through this action.
+        return request.user.has_perm("jobs.change_alert")
+
+    @admin.action(description=_("Acknowledge the selected alerts"), permissions=["acknowledge"])
+    def acknowledge(self, request, queryset):
+        count = alert_acknowledge(
+            alert_ids=list(queryset.values_list("pk", flat=True)),
+            user=request.user,
+            now=timezone.now(),
+        )
+        self.message_user(request, _("%(count)d alerts acknowledged.") % {"count": count})

@@ -1,0 +1,232 @@
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty import errors
+from loyalty.ledger import services
+from loyalty.ledger.models import Account, Check, CheckLine, Entry, Lot, Operation, Refund
+from loyalty.ledger.selectors import account_balance
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class LotInline(ReadOnlyInline):
+    model = Lot
+    fields = ("kind", "amount", "remaining", "available_at", "expires_at", "rule_code", "operation")
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+class EntryInline(ReadOnlyInline):
+    model = Entry
+    fk_name = "account"
+    fields = ("created_at", "operation", "lot", "kind", "amount")
+    readonly_fields = fields
+    ordering = ("-id",)
+    max_num = 0
+
+
+class AdjustForm(forms.Form):
+    points = forms.DecimalField(
+        label=_("Points"), max_digits=14, decimal_places=2, help_text=_("Negative to deduct")
+    )
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = (
+        "customer",
+        "program",
+        "tier",
+        "balance_available",
+        "balance_pending",
+        "lifetime_spend",
+        "lifetime_visits",
+        "last_purchase_at",
+    )
+    list_filter = ("program", "tier")
+    search_fields = (
+        "customer__phone",
+        "customer__card_number",
+        "customer__email",
+        "customer__last_name",
+    )
+    list_select_related = ("customer", "program", "tier")
+    readonly_fields = (
+        "program",
+        "customer",
+        "tier",
+        "tier_since",
+        "balance_available",
+        "balance_pending",
+        "lifetime_spend",
+        "lifetime_visits",
+        "lifetime_earned",
+        "last_purchase_at",
+        "enrolled_at",
+        "enrolled_outlet",
+    )
+    exclude = ("available", "pending", "pending_release_at")
+    inlines = [LotInline, EntryInline]
+    actions = ["adjust_points"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("available"))
+    def balance_available(self, obj):
+        return account_balance(obj, now=timezone.now()).available
+
+    @admin.display(description=_("pending"))
+    def balance_pending(self, obj):
+        return account_balance(obj, now=timezone.now()).pending
+
+    @admin.action(description=_("Adjust points (with a reason)"), permissions=["adjust"])
+    def adjust_points(self, request, queryset):
+        if "apply" in request.POST:
+            form = AdjustForm(request.POST)
+            if form.is_valid():
+                done = 0
+                try:
+                    with transaction.atomic():
+                        for account in queryset.order_by("pk"):
+                            services.points_adjust(
+                                account=account,
+                                points=form.cleaned_data["points"],
+                                reason=form.cleaned_data["reason"],
+                                created_by=request.user,
+                                now=timezone.now(),
+                            )
+                            done += 1
+                except errors.DomainError as exc:
+                    detail = exc.detail
+                    if exc.fields:
+                        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
+                    self.message_user(request, detail, messages.ERROR)
+                    return None
+                self.message_user(
+                    request, _("Adjusted %(n)d account(s).") % {"n": done}, messages.SUCCESS
+                )
+                return None
+        else:
+            form = AdjustForm()
+        return render(
+            request,
+            "admin/ledger/adjust.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Adjust points"),
+                "form": form,
+                "accounts": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def has_adjust_permission(self, request):
+        return request.user.has_perm("ledger.change_account")
+
+
+class OperationReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OperationEntryInline(ReadOnlyInline):
+    model = Entry
+    fk_name = "operation"
+    fields = ("lot", "kind", "amount")
+    readonly_fields = fields
+
+
+@admin.register(Operation)
+class OperationAdmin(OperationReadOnlyAdmin):
+    list_display = ("created_at", "account", "kind", "points", "description", "created_by")
+    list_filter = ("kind", "program")
+    search_fields = ("account__customer__phone", "idempotency_key", "description")
+    list_select_related = ("account__customer", "created_by")
+    inlines = [OperationEntryInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+class CheckLineInline(ReadOnlyInline):
+    model = CheckLine
+    fields = (
+        "index",
+        "sku",
+        "name",
+        "category",
+        "quantity",
+        "amount",
+        "redeemed_points",
+        "discount",
+        "earned_points",
+        "rule_points",
+        "refunded_quantity",
+    )
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(Check)
+class CheckAdmin(OperationReadOnlyAdmin):
+    list_display = (
+        "receipt_number",
+        "occurred_at",
+        "outlet",
+        "account",
+        "status",
+        "subtotal",
+        "redeemed_points",
+        "earned_points",
+    )
+    list_filter = ("status", "program", "outlet")
+    search_fields = ("receipt_number", "account__customer__phone")
+    list_select_related = ("outlet", "account__customer")
+    inlines = [CheckLineInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+@admin.register(Refund)
+class RefundAdmin(OperationReadOnlyAdmin):
+    list_display = ("created_at", "check_obj", "amount", "clawed_back_points", "restored_points")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+@admin.register(Entry)
+class EntryAdmin(OperationReadOnlyAdmin):
+    list_display = ("created_at", "account", "operation", "lot", "kind", "amount")
+    list_filter = ("kind",)
+    list_select_related = ("account__customer", "operation", "lot")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]

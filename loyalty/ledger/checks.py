@@ -1,0 +1,400 @@
+"""Calculating and committing a check: the engine's result, written to the ledger.
+
+``check_calculate`` and ``check_commit`` run the same engine on the same inputs; commit does it
+again under the account lock (and the locks of budgeted rules), so a preview that went stale
+between the two never over-redeems or overspends a budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Sum
+
+from customers.models import Customer
+from loyalty import errors
+from loyalty.ledger import signals
+from loyalty.ledger.models import (
+    Account,
+    Check,
+    CheckLine,
+    CheckStatus,
+    EntryKind,
+    LotKind,
+    OperationKind,
+    RuleAward,
+)
+from loyalty.ledger.selectors import Balance, account_balance
+from loyalty.ledger.services import (
+    _credit,
+    _debit,
+    _finish,
+    _lock_account,
+    _Movements,
+    _new_operation,
+    _open_lots,
+    _replay,
+    account_open,
+)
+from loyalty.rules import engine, loader
+from loyalty.rules.models import EarnRule, Outlet, Program, Tier, TierMetric
+
+ZERO = Decimal("0")
+
+# Other apps add what they know about a customer (segments, activated offers) without the
+# ledger importing them: each provider takes (account, now) and returns CustomerState fields.
+CustomerStateProvider = Callable[[Account, datetime], dict]
+customer_state_providers: list[CustomerStateProvider] = []
+
+
+@dataclass(frozen=True)
+class CheckQuote:
+    result: engine.CheckResult
+    balance_before: Balance
+    balance_after: Balance
+    tier: Tier | None
+
+
+@dataclass(frozen=True)
+class CommittedCheck:
+    check: Check
+    result: engine.CheckResult | None
+    balance_after: Balance
+    tier: Tier | None
+    replayed: bool
+
+
+def customer_state(account: Account, *, now: datetime, balance: Balance) -> engine.CustomerState:
+    limited = [
+        code
+        for code in EarnRule.objects.filter(
+            program_id=account.program_id, limit_per_customer__isnull=False
+        ).values_list("code", flat=True)
+    ]
+    usage = {}
+    if limited:
+        usage = dict(
+            RuleAward.objects.filter(account=account, rule_code__in=limited, cancelled=False)
+            .values("rule_code")
+            .annotate(n=Count("id"))
+            .values_list("rule_code", "n")
+            .order_by()
+        )
+    extra: dict = {}
+    for provider in customer_state_providers:
+        extra.update(provider(account, now))
+    return engine.CustomerState(
+        tier_code=account.tier.code if account.tier_id else None,
+        available=balance.available,
+        purchases_count=account.lifetime_visits,
+        segments=frozenset(extra.get("segments", ())),
+        rule_usage=usage,
+        offers=frozenset(extra.get("offers", ())),
+    )
+
+
+def _check_input(lines, *, outlet: Outlet, at: datetime, redeem) -> engine.CheckInput:
+    return engine.CheckInput(
+        lines=tuple(lines),
+        outlet=outlet.code,
+        channel=outlet.channel,
+        now=at,
+        redeem=redeem,
+    )
+
+
+def check_calculate(
+    *,
+    program: Program,
+    outlet: Outlet,
+    customer: Customer | None,
+    lines: Sequence[engine.LineInput],
+    redeem,
+    now: datetime,
+    occurred_at: datetime | None = None,
+) -> CheckQuote:
+    """Preview a check: what it would redeem and earn. Writes nothing.
+
+    Raises CustomerBlocked and the engine's calculation errors.
+    """
+    at = occurred_at or now
+    spec = loader.program_spec(program)
+    account = None
+    if customer is not None:
+        if customer.is_blocked:
+            raise errors.CustomerBlocked()
+        account = (
+            Account.objects.select_related("tier")
+            .filter(program=program, customer=customer)
+            .first()
+        )
+    if account is None:
+        balance = Balance(available=ZERO, pending=ZERO)
+        state = None
+        if customer is not None:
+            state = engine.CustomerState(
+                tier_code=spec.base_tier().code if spec.tiers else None,
+                available=ZERO,
+                purchases_count=0,
+            )
+    else:
+        balance = account_balance(account, now=now)
+        state = customer_state(account, now=now, balance=balance)
+    result = engine.calculate(spec, state, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
+    after = _balance_after(program, balance, result, at=at, now=now)
+    tier = account.tier if account else program.tiers.order_by("rank", "threshold", "id").first()
+    return CheckQuote(result=result, balance_before=balance, balance_after=after, tier=tier)
+
+
+def _balance_after(program, balance: Balance, result, *, at: datetime, now: datetime) -> Balance:
+    earned_now = result.earned_points if program.hold_days == 0 else ZERO
+    pending = balance.pending + (result.earned_points - earned_now)
+    if program.hold_days and at + timedelta(days=program.hold_days) <= now:
+        pending, earned_now = balance.pending, result.earned_points
+    return Balance(
+        available=balance.available - result.redeemed_points + earned_now, pending=pending
+    )
+
+
+@transaction.atomic
+def check_commit(
+    *,
+    program: Program,
+    outlet: Outlet,
+    customer: Customer | None,
+    lines: Sequence[engine.LineInput],
+    redeem,
+    receipt_number: str,
+    source: str,
+    idempotency_key: str,
+    now: datetime,
+    occurred_at: datetime | None = None,
+) -> CommittedCheck:
+    """Commit a check: redeem, earn per rule, count the visit, upgrade the tier.
+
+    Locks the account, then the budgeted rules (by id); re-runs the engine under those locks.
+    A replay of the same (source, idempotency key) returns the first check unchanged.
+    Raises CustomerBlocked, ValidationFailed (receipt number reused) and calculation errors.
+    """
+    at = occurred_at or now
+    if customer is None:
+        return _commit_anonymous(
+            program=program,
+            outlet=outlet,
+            lines=lines,
+            receipt_number=receipt_number,
+            now=now,
+            at=at,
+        )
+    if customer.is_blocked:
+        raise errors.CustomerBlocked()
+    account = account_open(program=program, customer=customer, now=now, outlet=outlet)
+    account = _lock_account(account.pk)
+    if (op := _replay(program=program, source=source, idempotency_key=idempotency_key)) is not None:
+        check = op.check_obj
+        return CommittedCheck(
+            check=check,
+            result=None,
+            balance_after=account_balance(account, now=now),
+            tier=account.tier,
+            replayed=True,
+        )
+    spec = loader.program_spec(program, lock_budgets=True)
+    balance = account_balance(account, now=now)
+    tier_before = account.tier
+    state = customer_state(account, now=now, balance=balance)
+    result = engine.calculate(spec, state, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
+    check = _create_check(program, outlet, account, lines, result, receipt_number, at)
+    op = _new_operation(
+        account,
+        kind=OperationKind.CHECK,
+        source=source,
+        key=idempotency_key,
+        now=now,
+        occurred_at=at,
+        check_obj=check,
+        description=f"Check {receipt_number}",
+    )
+    mv = _Movements(op)
+    if result.redeemed_points:
+        _debit(
+            mv,
+            _open_lots(mv, account, now=now, include_pending=False),
+            amount=result.redeemed_points,
+            kind=EntryKind.REDEEM,
+        )
+    rules = {
+        r.code: r
+        for r in EarnRule.objects.filter(
+            program=program, code__in=[row.rule for row in result.breakdown]
+        ).only("id", "code", "budget_points")
+    }
+    awards = []
+    for row in result.breakdown:
+        if row.points <= 0:
+            continue
+        lifetime = row.lifetime_days if row.lifetime_days is not None else program.lifetime_days
+        _credit(
+            mv,
+            account,
+            amount=row.points,
+            kind=LotKind.EARN,
+            available_at=at + timedelta(days=program.hold_days),
+            expires_at=at + timedelta(days=lifetime) if lifetime else None,
+            rule_code=row.rule,
+        )
+        rule = rules.get(row.rule)
+        awards.append(
+            RuleAward(
+                operation=op, account=account, rule=rule, rule_code=row.rule, points=row.points
+            )
+        )
+        if rule is not None and rule.budget_points is not None:
+            EarnRule.objects.filter(pk=rule.pk).update(budget_used=F("budget_used") + row.points)
+    RuleAward.objects.bulk_create(awards)
+    Account.objects.filter(pk=account.pk).update(
+        lifetime_spend=F("lifetime_spend") + result.payable,
+        lifetime_visits=F("lifetime_visits") + 1,
+        lifetime_earned=F("lifetime_earned") + result.earned_points,
+        last_purchase_at=at,
+    )
+    _finish(mv, account, now=now)
+    account.refresh_from_db(
+        fields=["lifetime_spend", "lifetime_visits", "lifetime_earned", "last_purchase_at"]
+    )
+    account_tier_upgrade(account, now=now)
+    signals.check_committed.send(sender=Check, account=account, check=check, result=result, now=now)
+    return CommittedCheck(
+        check=check,
+        result=result,
+        balance_after=account_balance(account, now=now),
+        tier=tier_before,
+        replayed=False,
+    )
+
+
+def _create_check(program, outlet, account, lines, result, receipt_number, at) -> Check:
+    try:
+        with transaction.atomic():
+            check = Check.objects.create(
+                program=program,
+                outlet=outlet,
+                account=account,
+                receipt_number=receipt_number,
+                channel=outlet.channel,
+                occurred_at=at,
+                subtotal=result.subtotal,
+                discount=result.discount,
+                payable=result.payable,
+                redeemed_points=result.redeemed_points,
+                earned_points=result.earned_points,
+                tier_code=result.tier_code or "",
+                breakdown=[_row_json(row) for row in result.breakdown],
+            )
+    except IntegrityError:
+        raise errors.ValidationFailed(
+            fields={"receipt_number": ["This receipt number is already recorded at this outlet."]}
+        ) from None
+    per_line = {line.index: line for line in result.lines}
+    CheckLine.objects.bulk_create(
+        [
+            CheckLine(
+                check_obj=check,
+                index=i,
+                sku=line.sku,
+                category=line.category,
+                name=line.name,
+                quantity=line.quantity,
+                price=line.price,
+                amount=line.amount,
+                is_promo=line.is_promo,
+                redeemed_points=per_line[i].redeemed_points if i in per_line else ZERO,
+                discount=per_line[i].discount if i in per_line else ZERO,
+                earned_points=per_line[i].earned_points if i in per_line else ZERO,
+                rule_points={
+                    code: str(pts)
+                    for code, pts in (per_line[i].rule_points.items() if i in per_line else ())
+                    if pts
+                },
+            )
+            for i, line in enumerate(lines)
+        ]
+    )
+    return check
+
+
+def _row_json(row) -> dict:
+    return {
+        "rule": row.rule,
+        "kind": row.kind,
+        "points": str(row.points),
+        "reason": row.reason,
+        "reason_template": row.reason_template,
+        "reason_params": dict(row.reason_params),
+        "lines": {str(i): str(p) for i, p in row.line_points.items()},
+    }
+
+
+def _commit_anonymous(*, program, outlet, lines, receipt_number, now, at) -> CommittedCheck:
+    """An anonymous check earns and redeems nothing but is recorded for reports."""
+    spec = loader.program_spec(program)
+    result = engine.calculate(spec, None, _check_input(lines, outlet=outlet, at=at, redeem=None))
+    check = _create_check(program, outlet, None, lines, result, receipt_number, at)
+    return CommittedCheck(
+        check=check,
+        result=result,
+        balance_after=Balance(available=ZERO, pending=ZERO),
+        tier=None,
+        replayed=False,
+    )
+
+
+# --- tiers -------------------------------------------------------------------------------------
+
+
+def account_qualification_value(account: Account, *, now: datetime) -> Decimal:
+    """The programme's tier metric for this account: lifetime, or over the rolling period."""
+    program = account.program
+    metric, days = program.tier_metric, program.tier_period_days
+    if days is None:
+        return {
+            TierMetric.SPEND: account.lifetime_spend,
+            TierMetric.VISITS: Decimal(account.lifetime_visits),
+            TierMetric.POINTS: account.lifetime_earned,
+        }[metric]
+    since = now - timedelta(days=days)
+    checks = Check.objects.filter(account=account, occurred_at__gt=since).exclude(
+        status=CheckStatus.CANCELLED
+    )
+    if metric == TierMetric.VISITS:
+        return Decimal(checks.count())
+    if metric == TierMetric.SPEND:
+        agg = checks.aggregate(paid=Sum("payable"), back=Sum("refunded_amount"))
+        return (agg["paid"] or ZERO) - (agg["back"] or ZERO)
+    return checks.aggregate(p=Sum("earned_points"))["p"] or ZERO
+
+
+def account_tier_upgrade(account: Account, *, now: datetime) -> Tier | None:
+    """Move the account up to the highest tier it qualifies for; never down (that is nightly).
+
+    The caller holds the account lock. Returns the new tier, or None if it did not change.
+    """
+    value = account_qualification_value(account, now=now)
+    best = (
+        Tier.objects.filter(program_id=account.program_id, threshold__lte=value)
+        .order_by("-rank", "-threshold")
+        .first()
+    )
+    current = account.tier
+    if best is None or (current is not None and best.rank <= current.rank):
+        return None
+    Account.objects.filter(pk=account.pk).update(tier=best, tier_since=now)
+    account.tier, account.tier_since = best, now
+    signals.tier_changed.send(
+        sender=Account, account=account, old_tier=current, new_tier=best, upgrade=True, now=now
+    )
+    return best

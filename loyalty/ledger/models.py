@@ -1,0 +1,399 @@
+"""The points ledger: accounts, checks, operations, lots and append-only entries.
+
+Invariants (checked by ``services.ledger_reconcile``):
+1. per account, cached available + pending == Σ entries == Σ lot.remaining;
+2. only a refund clawback may take the balance below zero, as a *debt lot*, and only when the
+   programme allows it; future credits repay debt first;
+3. (program, source, idempotency_key) is unique per operation, so a replay never moves twice;
+4. every point issued ends as remaining, redeemed, expired or clawed back;
+5. writers lock the account row first, so operations on one account serialise.
+"""
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+POINTS = {"max_digits": 14, "decimal_places": 2}
+MONEY = {"max_digits": 14, "decimal_places": 2}
+ZERO = Decimal("0")
+
+
+class Account(models.Model):
+    program = models.ForeignKey(
+        "rules.Program",
+        verbose_name=_("programme"),
+        on_delete=models.PROTECT,
+        related_name="accounts",
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="accounts",
+    )
+    tier = models.ForeignKey(
+        "rules.Tier",
+        verbose_name=_("tier"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="accounts",
+    )
+    tier_since = models.DateTimeField(_("tier since"), null=True, blank=True)
+    # Cached balances as of ``balance_at``; pending lots mature by time alone, so readers go
+    # through selectors.account_balance(), which recomputes once ``pending_release_at`` passed.
+    available = models.DecimalField(_("available points"), **POINTS, default=ZERO)
+    pending = models.DecimalField(_("pending points"), **POINTS, default=ZERO)
+    pending_release_at = models.DateTimeField(_("next pending release"), null=True, blank=True)
+    lifetime_spend = models.DecimalField(_("lifetime spend"), **MONEY, default=ZERO)
+    lifetime_visits = models.PositiveIntegerField(_("lifetime visits"), default=0)
+    lifetime_earned = models.DecimalField(_("lifetime points earned"), **POINTS, default=ZERO)
+    last_purchase_at = models.DateTimeField(_("last purchase at"), null=True, blank=True)
+    enrolled_at = models.DateTimeField(_("enrolled at"))
+    enrolled_outlet = models.ForeignKey(
+        "rules.Outlet",
+        verbose_name=_("enrolled at outlet"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        ordering = ["program", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "customer"], name="account_per_program"),
+            models.CheckConstraint(
+                condition=Q(pending__gte=0), name="account_pending_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["program", "last_purchase_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer} @ {self.program.code}"
+
+
+class CheckStatus(models.TextChoices):
+    COMPLETED = "completed", _("completed")
+    PARTIALLY_REFUNDED = "partially_refunded", _("partially refunded")
+    REFUNDED = "refunded", _("refunded")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class Check(models.Model):
+    public_id = models.UUIDField(_("id"), default=uuid.uuid4, unique=True, editable=False)
+    program = models.ForeignKey(
+        "rules.Program",
+        verbose_name=_("programme"),
+        on_delete=models.PROTECT,
+        related_name="checks",
+    )
+    outlet = models.ForeignKey(
+        "rules.Outlet", verbose_name=_("outlet"), on_delete=models.PROTECT, related_name="checks"
+    )
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("account"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="checks",
+        help_text=_("Empty for an anonymous check"),
+    )
+    receipt_number = models.CharField(_("receipt number"), max_length=64)
+    status = models.CharField(
+        _("status"), max_length=20, choices=CheckStatus.choices, default=CheckStatus.COMPLETED
+    )
+    channel = models.CharField(_("channel"), max_length=10, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), db_index=True)
+    subtotal = models.DecimalField(_("subtotal"), **MONEY)
+    discount = models.DecimalField(_("discount paid with points"), **MONEY, default=ZERO)
+    payable = models.DecimalField(_("payable"), **MONEY)
+    redeemed_points = models.DecimalField(_("redeemed points"), **POINTS, default=ZERO)
+    earned_points = models.DecimalField(_("earned points"), **POINTS, default=ZERO)
+    refunded_amount = models.DecimalField(_("refunded amount"), **MONEY, default=ZERO)
+    tier_code = models.CharField(_("tier at check time"), max_length=50, blank=True)
+    breakdown = models.JSONField(_("breakdown"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("check")
+        verbose_name_plural = _("checks")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["outlet", "receipt_number"], name="receipt_per_outlet"),
+        ]
+        indexes = [models.Index(fields=["account", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_number} ({self.subtotal})"
+
+
+class CheckLine(models.Model):
+    check_obj = models.ForeignKey(
+        Check,
+        verbose_name=_("check"),
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_column="check_id",
+    )
+    index = models.PositiveIntegerField(_("index"))
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    category = models.CharField(_("category"), max_length=100, blank=True)
+    name = models.CharField(_("name"), max_length=255, blank=True)
+    quantity = models.DecimalField(_("quantity"), max_digits=14, decimal_places=3)
+    price = models.DecimalField(_("price"), **MONEY)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    is_promo = models.BooleanField(_("promo"), default=False)
+    redeemed_points = models.DecimalField(_("redeemed points"), **POINTS, default=ZERO)
+    discount = models.DecimalField(_("discount"), **MONEY, default=ZERO)
+    earned_points = models.DecimalField(_("earned points"), **POINTS, default=ZERO)
+    rule_points = models.JSONField(_("points per rule"), default=dict, blank=True)
+    refunded_quantity = models.DecimalField(
+        _("refunded quantity"), max_digits=14, decimal_places=3, default=ZERO
+    )
+
+    class Meta:
+        verbose_name = _("check line")
+        verbose_name_plural = _("check lines")
+        ordering = ["check_obj", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["check_obj", "index"], name="check_line_index"),
+            models.CheckConstraint(
+                condition=Q(refunded_quantity__gte=0) & Q(refunded_quantity__lte=F("quantity")),
+                name="check_line_refund_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.index} {self.sku} × {self.quantity}"
+
+
+class OperationKind(models.TextChoices):
+    CHECK = "check", _("purchase")
+    REFUND = "refund", _("refund")
+    CANCEL = "cancel", _("check cancelled")
+    GRANT = "grant", _("bonus")
+    EVENT = "event", _("event bonus")
+    ADJUST = "adjust", _("manual adjustment")
+    EXPIRE = "expire", _("expiry")
+    TRANSFER = "transfer", _("transfer")
+
+
+class Operation(models.Model):
+    """One business event that moves points; its entries are the movements."""
+
+    public_id = models.UUIDField(_("id"), default=uuid.uuid4, unique=True, editable=False)
+    program = models.ForeignKey(
+        "rules.Program", verbose_name=_("programme"), on_delete=models.PROTECT, related_name="+"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="operations"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=OperationKind.choices)
+    source = models.CharField(_("source"), max_length=64)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200)
+    check_obj = models.ForeignKey(
+        Check,
+        verbose_name=_("check"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="operations",
+        db_column="check_id",
+    )
+    points = models.DecimalField(_("net points"), **POINTS, default=ZERO)
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    meta = models.JSONField(_("details"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("operation")
+        verbose_name_plural = _("operations")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "source", "idempotency_key"], name="operation_idempotency"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points}"
+
+
+class LotKind(models.TextChoices):
+    EARN = "earn", _("earned on a purchase")
+    GRANT = "grant", _("bonus")
+    RESTORE = "restore", _("returned after a refund")
+    ADJUST = "adjust", _("manual adjustment")
+    DEBT = "debt", _("debt after a refund")
+
+
+class Lot(models.Model):
+    """Points credited by one operation; ``remaining`` is what is left of them.
+
+    A debt lot is the one exception: its amount and remaining are ≤ 0, and credits repay it.
+    """
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="lots"
+    )
+    operation = models.ForeignKey(
+        Operation, verbose_name=_("operation"), on_delete=models.PROTECT, related_name="lots"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=LotKind.choices)
+    amount = models.DecimalField(_("amount"), **POINTS)
+    remaining = models.DecimalField(_("remaining"), **POINTS)
+    available_at = models.DateTimeField(_("available at"))
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    rule_code = models.CharField(_("rule"), max_length=64, blank=True)
+    restored_from = models.ForeignKey(
+        "self",
+        verbose_name=_("restored from"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="restorations",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("lot")
+        verbose_name_plural = _("lots")
+        ordering = ["account", "expires_at", "available_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="debt", amount__lte=0, remaining__lte=0, remaining__gte=F("amount"))
+                    | (
+                        ~Q(kind="debt")
+                        & Q(amount__gt=0, remaining__gte=0, remaining__lte=F("amount"))
+                    )
+                ),
+                name="lot_remaining_within_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["account", "expires_at", "available_at", "id"],
+                name="lot_open_fifo",
+                condition=~Q(remaining=0),
+            ),
+            models.Index(fields=["expires_at"], name="lot_expiry", condition=Q(remaining__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.remaining}/{self.amount}"
+
+
+class EntryKind(models.TextChoices):
+    EARN = "earn", _("earned")
+    REDEEM = "redeem", _("redeemed")
+    EXPIRE = "expire", _("expired")
+    CLAWBACK = "clawback", _("clawed back")
+    RESTORE = "restore", _("restored")
+    ADJUST = "adjust", _("adjusted")
+    REPAY = "repay", _("debt repaid")
+    DEBT = "debt", _("debt")
+
+
+class Entry(models.Model):
+    """An append-only signed movement of one lot by one operation."""
+
+    operation = models.ForeignKey(
+        Operation, verbose_name=_("operation"), on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
+    )
+    lot = models.ForeignKey(
+        Lot, verbose_name=_("lot"), on_delete=models.PROTECT, related_name="entries"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=EntryKind.choices)
+    amount = models.DecimalField(_("amount"), **POINTS)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("entry")
+        verbose_name_plural = _("entries")
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_not_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+
+class Refund(models.Model):
+    public_id = models.UUIDField(_("id"), default=uuid.uuid4, unique=True, editable=False)
+    check_obj = models.ForeignKey(
+        Check,
+        verbose_name=_("check"),
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        db_column="check_id",
+    )
+    operation = models.OneToOneField(
+        Operation, verbose_name=_("operation"), on_delete=models.PROTECT, related_name="refund"
+    )
+    lines = models.JSONField(_("returned lines"), default=list)
+    amount = models.DecimalField(_("refunded amount"), **MONEY, default=ZERO)
+    clawed_back_points = models.DecimalField(_("clawed back"), **POINTS, default=ZERO)
+    restored_points = models.DecimalField(_("restored"), **POINTS, default=ZERO)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.check_obj} −{self.amount}"
+
+
+class RuleAward(models.Model):
+    """Points a rule gave on one operation: per-customer limits, budgets and ROI read these."""
+
+    operation = models.ForeignKey(
+        Operation, verbose_name=_("operation"), on_delete=models.PROTECT, related_name="awards"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="awards"
+    )
+    rule = models.ForeignKey(
+        "rules.EarnRule",
+        verbose_name=_("rule"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="awards",
+    )
+    rule_code = models.CharField(_("rule"), max_length=64)
+    points = models.DecimalField(_("points"), **POINTS)
+    cancelled = models.BooleanField(_("cancelled"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("rule award")
+        verbose_name_plural = _("rule awards")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["account", "rule_code"])]
+
+    def __str__(self) -> str:
+        return f"{self.rule_code}: {self.points}"

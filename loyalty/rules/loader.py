@@ -1,0 +1,171 @@
+"""Turns a programme's rows into the engine's frozen specs, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from datetime import time
+from decimal import Decimal
+
+from loyalty.rules import engine
+from loyalty.rules.models import Category, EarnRule, ProductSet, Program, RedemptionPolicy
+
+# Other apps adapt rule specs without this app importing them (a campaign's window, audience
+# and shared budget; a personal offer's code): each provider takes (program, active rules) and
+# returns {rule pk: {RuleSpec field: value}} to replace fields, or {rule pk: None} to leave
+# the rule out. Called after the budget locks, so budgets read there are current.
+RuleOverridesProvider = Callable[[Program, Sequence[EarnRule]], Mapping[int, dict | None]]
+rule_overrides_providers: list[RuleOverridesProvider] = []
+
+
+def _expand_categories(codes, children: dict[str, list[str]]) -> frozenset[str]:
+    seen: set[str] = set()
+    stack = list(codes)
+    while stack:
+        code = stack.pop()
+        if code in seen:
+            continue
+        seen.add(code)
+        stack.extend(children.get(code, ()))
+    return frozenset(seen)
+
+
+def parse_hours(windows) -> tuple[tuple[time, time], ...]:
+    """["08:00-11:00", …] → ((time(8), time(11)), …)."""
+    result = []
+    for window in windows or ():
+        start, end = str(window).split("-", 1)
+        result.append((time.fromisoformat(start.strip()), time.fromisoformat(end.strip())))
+    return tuple(result)
+
+
+def _decimal(value) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def program_spec(program: Program, *, lock_budgets: bool = False) -> engine.ProgramSpec:
+    """The programme as the engine sees it.
+
+    ``lock_budgets`` locks the rows of rules that have a points budget (ordered by id), so a
+    committing check reads a budget no concurrent check can spend at the same time.
+    """
+    children: dict[str, list[str]] = {}
+    for code, parent in Category.objects.filter(program=program).values_list(
+        "code", "parent__code"
+    ):
+        if parent:
+            children.setdefault(parent, []).append(code)
+    sets = {
+        ps.code: engine.ProductSetSpec(
+            code=ps.code,
+            categories=_expand_categories(ps.categories, children),
+            skus=frozenset(ps.skus),
+            exclude_skus=frozenset(ps.exclude_skus),
+        )
+        for ps in ProductSet.objects.filter(program=program).order_by("code")
+    }
+    tiers = tuple(
+        engine.TierSpec(
+            code=t.code,
+            name=t.name,
+            rank=t.rank,
+            threshold=t.threshold,
+            earn_percent=t.earn_percent,
+            max_share=t.max_share,
+        )
+        for t in program.tiers.order_by("rank", "threshold", "id")
+    )
+    policy = RedemptionPolicy.objects.filter(program=program).prefetch_related("exclude").first()
+    if policy is None:
+        # A programme without a policy allows no redemption at all.
+        redemption = engine.RedemptionSpec(
+            max_share=Decimal("0"),
+            min_order_amount=Decimal("0"),
+            min_balance=Decimal("0"),
+            max_points_per_check=None,
+            exclude=(),
+            allow_promo_items=False,
+            earn_on_redeemed=False,
+        )
+    else:
+        redemption = engine.RedemptionSpec(
+            max_share=policy.max_share,
+            min_order_amount=policy.min_order_amount,
+            min_balance=policy.min_balance,
+            max_points_per_check=policy.max_points_per_check,
+            exclude=tuple(sorted(ps.code for ps in policy.exclude.all())),
+            allow_promo_items=policy.allow_promo_items,
+            earn_on_redeemed=policy.earn_on_redeemed,
+        )
+    rules_qs = (
+        EarnRule.objects.filter(program=program, is_active=True)
+        .prefetch_related("outlets", "tiers", "include", "exclude")
+        .order_by("-priority", "code")
+    )
+    budgets: dict[int, Decimal] = {}
+    if lock_budgets:
+        budgets = dict(
+            EarnRule.objects.select_for_update()
+            .filter(program=program, is_active=True, budget_points__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "budget_used")
+        )
+    active = list(rules_qs)
+    overrides: dict[int, dict | None] = {}
+    for provider in rule_overrides_providers:
+        overrides.update(provider(program, active))
+    rules = tuple(
+        dataclasses.replace(_rule_spec(rule, budgets), **(overrides.get(rule.pk) or {}))
+        for rule in active
+        if not (rule.pk in overrides and overrides[rule.pk] is None)
+    )
+    return engine.ProgramSpec(
+        code=program.code,
+        timezone=program.timezone,
+        precision=program.precision,
+        rounding=program.rounding,
+        point_value=program.point_value,
+        lifetime_days=program.lifetime_days,
+        hold_days=program.hold_days,
+        accrual_exclude=tuple(sorted(ps.code for ps in program.accrual_exclude.all())),
+        accrual_promo_items=program.accrual_promo_items,
+        redemption=redemption,
+        product_sets=sets,
+        tiers=tiers,
+        rules=rules,
+    )
+
+
+def _rule_spec(rule: EarnRule, locked_budget_used: dict[int, Decimal]) -> engine.RuleSpec:
+    budget_left = None
+    if rule.budget_points is not None:
+        used = locked_budget_used.get(rule.pk, rule.budget_used)
+        budget_left = max(rule.budget_points - used, Decimal("0"))
+    return engine.RuleSpec(
+        code=rule.code,
+        kind=rule.kind,
+        name=rule.name,
+        priority=rule.priority,
+        exclusive=rule.exclusive,
+        valid_from=rule.valid_from,
+        valid_until=rule.valid_until,
+        days_of_week=tuple(rule.days_of_week or ()),
+        hours=parse_hours(rule.hours),
+        outlets=tuple(sorted(o.code for o in rule.outlets.all())),
+        channels=tuple(rule.channels or ()),
+        tiers=tuple(sorted(t.code for t in rule.tiers.all())),
+        segments=tuple(rule.segments or ()),
+        include=tuple(sorted(ps.code for ps in rule.include.all())),
+        exclude=tuple(sorted(ps.code for ps in rule.exclude.all())),
+        min_order_amount=rule.min_order_amount,
+        lifetime_days=rule.lifetime_days,
+        budget_left=budget_left,
+        limit_per_customer=rule.limit_per_customer,
+        offer=None,
+        campaign=None,
+        factor=_decimal(rule.factor),
+        points=_decimal(rule.points),
+        min_amount=_decimal(rule.min_amount),
+        every=rule.every,
+        event=rule.event or None,
+    )

@@ -1,0 +1,363 @@
+"""The programme a marketer builds: outlets, tiers, product sets, earn rules, redemption policy.
+
+These rows are configuration. The calculation engine never sees them: ``loader.py`` turns a
+programme into plain frozen specs once, and ``engine.py`` computes from those.
+"""
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+POINTS = {"max_digits": 14, "decimal_places": 2}
+MONEY = {"max_digits": 14, "decimal_places": 2}
+SHARE = {"max_digits": 5, "decimal_places": 4}
+PERCENT = {"max_digits": 7, "decimal_places": 4}
+
+
+class Rounding(models.TextChoices):
+    DOWN = "down", _("down")
+    HALF_UP = "half_up", _("half up")
+    UP = "up", _("up")
+
+
+class TierMetric(models.TextChoices):
+    SPEND = "spend", _("spend")
+    VISITS = "visits", _("visits")
+    POINTS = "points", _("points earned")
+
+
+class Channel(models.TextChoices):
+    OFFLINE = "offline", _("offline store")
+    ONLINE = "online", _("online shop")
+    APP = "app", _("mobile app")
+    PARTNER = "partner", _("partner")
+
+
+class Program(models.Model):
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    currency = models.CharField(_("currency"), max_length=3, default="RUB")
+    region = models.CharField(
+        _("phone region"), max_length=2, default="RU", help_text=_("Default region for phones")
+    )
+    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow")
+    precision = models.PositiveSmallIntegerField(
+        _("point precision"),
+        choices=[(0, _("whole points")), (2, _("hundredths"))],
+        default=0,
+    )
+    rounding = models.CharField(
+        _("rounding"), max_length=10, choices=Rounding.choices, default=Rounding.DOWN
+    )
+    point_value = models.DecimalField(
+        _("point value"),
+        **MONEY,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("Money one point pays off"),
+    )
+    lifetime_days = models.PositiveIntegerField(
+        _("points lifetime, days"), null=True, blank=True, help_text=_("Empty: points never expire")
+    )
+    hold_days = models.PositiveIntegerField(
+        _("hold period, days"), default=0, help_text=_("Earned points are pending this long")
+    )
+    allow_negative_after_refund = models.BooleanField(
+        _("allow a negative balance after refunds"), default=True
+    )
+    accrual_exclude = models.ManyToManyField(
+        "ProductSet",
+        verbose_name=_("products that earn nothing"),
+        blank=True,
+        related_name="+",
+    )
+    accrual_promo_items = models.BooleanField(_("promo items earn points"), default=True)
+    tier_metric = models.CharField(
+        _("tier qualification metric"),
+        max_length=10,
+        choices=TierMetric.choices,
+        default=TierMetric.SPEND,
+    )
+    tier_period_days = models.PositiveIntegerField(
+        _("tier qualification period, days"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: lifetime; otherwise a rolling window"),
+    )
+    tier_grace_days = models.PositiveIntegerField(
+        _("tier downgrade grace, days"),
+        default=0,
+        help_text=_("A tier is kept at least this long after it was reached"),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(precision__in=[0, 2]), name="program_precision"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Outlet(models.Model):
+    program = models.ForeignKey(
+        Program, verbose_name=_("programme"), on_delete=models.CASCADE, related_name="outlets"
+    )
+    code = models.SlugField(_("code"), max_length=50)
+    name = models.CharField(_("name"), max_length=200)
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=Channel.choices, default=Channel.OFFLINE
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("outlet")
+        verbose_name_plural = _("outlets")
+        ordering = ["program", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="outlet_code_per_program")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Category(models.Model):
+    """A node of the product catalogue; a product set naming a category includes its children."""
+
+    program = models.ForeignKey(
+        Program, verbose_name=_("programme"), on_delete=models.CASCADE, related_name="categories"
+    )
+    code = models.SlugField(_("code"), max_length=100)
+    name = models.CharField(_("name"), max_length=200)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["program", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="category_code_per_program")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class ProductSet(models.Model):
+    program = models.ForeignKey(
+        Program, verbose_name=_("programme"), on_delete=models.CASCADE, related_name="product_sets"
+    )
+    code = models.SlugField(_("code"), max_length=50)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    categories = models.JSONField(
+        _("categories"), default=list, blank=True, help_text=_("Category codes, children included")
+    )
+    skus = models.JSONField(_("SKUs"), default=list, blank=True)
+    exclude_skus = models.JSONField(_("excluded SKUs"), default=list, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("product set")
+        verbose_name_plural = _("product sets")
+        ordering = ["program", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="product_set_code_per_program")
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.code
+
+
+class Tier(models.Model):
+    program = models.ForeignKey(
+        Program, verbose_name=_("programme"), on_delete=models.CASCADE, related_name="tiers"
+    )
+    code = models.SlugField(_("code"), max_length=50)
+    name = models.CharField(_("name"), max_length=100)
+    rank = models.PositiveSmallIntegerField(_("rank"), default=0)
+    threshold = models.DecimalField(
+        _("qualification threshold"),
+        **MONEY,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0)],
+    )
+    earn_percent = models.DecimalField(
+        _("earn percent"),
+        **PERCENT,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    max_share = models.DecimalField(
+        _("max share of a check payable with points"),
+        **SHARE,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text=_("Overrides the redemption policy; 0.30 = 30 %"),
+    )
+    perks = models.TextField(_("perks"), blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["program", "rank", "threshold"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="tier_code_per_program"),
+            models.UniqueConstraint(fields=["program", "rank"], name="tier_rank_per_program"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RedemptionPolicy(models.Model):
+    program = models.OneToOneField(
+        Program,
+        verbose_name=_("programme"),
+        on_delete=models.CASCADE,
+        related_name="redemption_policy",
+    )
+    max_share = models.DecimalField(
+        _("max share of a check payable with points"),
+        **SHARE,
+        default=Decimal("1"),
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
+    min_order_amount = models.DecimalField(
+        _("minimum order amount"), **MONEY, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
+    min_balance = models.DecimalField(
+        _("minimum balance to redeem"),
+        **POINTS,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0)],
+    )
+    max_points_per_check = models.DecimalField(
+        _("max points per check"),
+        **POINTS,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    exclude = models.ManyToManyField(
+        ProductSet, verbose_name=_("products not payable with points"), blank=True, related_name="+"
+    )
+    allow_promo_items = models.BooleanField(_("promo items payable with points"), default=False)
+    earn_on_redeemed = models.BooleanField(_("earn on the part paid with points"), default=False)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("redemption policy")
+        verbose_name_plural = _("redemption policies")
+
+    def __str__(self) -> str:
+        return str(_("Redemption policy of %(program)s") % {"program": self.program})
+
+
+class RuleKind(models.TextChoices):
+    MULTIPLIER = "multiplier", _("multiplier of base accrual")
+    FIXED_PER_ITEM = "fixed_per_item", _("fixed points per item")
+    THRESHOLD = "threshold", _("order threshold bonus")
+    NTH_PURCHASE = "nth_purchase", _("every Nth purchase")
+    FIRST_PURCHASE = "first_purchase", _("first purchase")
+    EVENT = "event", _("event bonus")
+
+
+class EarnRule(models.Model):
+    """One earn rule; ``kind`` chooses the behaviour (engine) and the parameters it needs."""
+
+    program = models.ForeignKey(
+        Program, verbose_name=_("programme"), on_delete=models.CASCADE, related_name="earn_rules"
+    )
+    code = models.SlugField(_("code"), max_length=50)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    description = models.TextField(
+        _("description for customers"), blank=True, help_text=_("Shown in the cabinet")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=RuleKind.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    # Parameters; which ones a rule needs depends on its kind (see clean()).
+    factor = models.DecimalField(_("factor"), max_digits=8, decimal_places=4, null=True, blank=True)
+    points = models.DecimalField(_("points"), **POINTS, null=True, blank=True)
+    min_amount = models.DecimalField(_("threshold amount"), **MONEY, null=True, blank=True)
+    every = models.PositiveIntegerField(_("every Nth purchase"), null=True, blank=True)
+    event = models.SlugField(_("event"), max_length=50, blank=True)
+    # Conditions shared by every kind.
+    priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher goes first"))
+    exclusive = models.BooleanField(
+        _("exclusive"), default=False, help_text=_("Suppresses other rules of the same kind")
+    )
+    valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    days_of_week = models.JSONField(
+        _("days of week"), default=list, blank=True, help_text=_("1 = Monday … 7 = Sunday")
+    )
+    hours = models.JSONField(
+        _("hours"), default=list, blank=True, help_text=_('Local windows, e.g. ["08:00-11:00"]')
+    )
+    outlets = models.ManyToManyField(Outlet, verbose_name=_("outlets"), blank=True)
+    channels = models.JSONField(_("channels"), default=list, blank=True)
+    tiers = models.ManyToManyField(Tier, verbose_name=_("tiers"), blank=True)
+    segments = models.JSONField(
+        _("segments"), default=list, blank=True, help_text=_("Segment codes")
+    )
+    include = models.ManyToManyField(
+        ProductSet, verbose_name=_("only these products"), blank=True, related_name="+"
+    )
+    exclude = models.ManyToManyField(
+        ProductSet, verbose_name=_("except these products"), blank=True, related_name="+"
+    )
+    min_order_amount = models.DecimalField(_("minimum order"), **MONEY, null=True, blank=True)
+    lifetime_days = models.PositiveIntegerField(
+        _("points lifetime, days"), null=True, blank=True, help_text=_("Overrides the programme")
+    )
+    limit_per_customer = models.PositiveIntegerField(_("times per customer"), null=True, blank=True)
+    budget_points = models.DecimalField(_("total points budget"), **POINTS, null=True, blank=True)
+    # Spent budget: changed only by the ledger with F() under a row lock, never by forms.
+    budget_used = models.DecimalField(
+        _("budget used"), **POINTS, default=Decimal("0"), editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["budget_used"])
+
+    class Meta:
+        verbose_name = _("earn rule")
+        verbose_name_plural = _("earn rules")
+        ordering = ["program", "-priority", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="earn_rule_code_per_program"),
+            models.CheckConstraint(condition=Q(budget_used__gte=0), name="earn_rule_budget_used"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.code

@@ -1,0 +1,149 @@
+from django import forms
+from django.contrib import admin
+from django.http import HttpResponseForbidden, JsonResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from notifications.events import COMMON_SAMPLE, COMMON_VARIABLES, event_get, events_all
+from notifications.models import Message, Template
+from notifications.rendering import TemplateRenderError, render_text
+from notifications.services import message_retry
+
+
+class TemplateForm(forms.ModelForm):
+    event = forms.ChoiceField(label=_("event"))
+
+    class Meta:
+        model = Template
+        fields = ("event", "channel", "language", "program", "subject", "body", "is_active")
+        widgets = {"body": forms.Textarea(attrs={"rows": 14, "cols": 90})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Built per form: apps (campaigns) may register events after this module is imported.
+        self.fields["event"].choices = [(e.code, f"{e.label} ({e.code})") for e in events_all()]
+
+
+def preview(*, event: str, subject: str, body: str, language: str, time_zone: str) -> dict:
+    """Render a draft against the event's sample context (what the preview panel shows)."""
+    spec = event_get(event)
+    try:
+        rendered_subject, rendered_body = render_text(
+            subject=subject,
+            body=body,
+            context={**COMMON_SAMPLE, **spec.sample},
+            language=language,
+            time_zone=time_zone,
+        )
+    except TemplateRenderError as exc:
+        return {"subject": "", "body": "", "error": str(exc)}
+    return {"subject": rendered_subject, "body": rendered_body, "error": ""}
+
+
+@admin.register(Template)
+class TemplateAdmin(admin.ModelAdmin):
+    form = TemplateForm
+    change_form_template = "admin/notifications/template/change_form.html"
+    list_display = ("event", "channel", "language", "program", "subject", "is_active", "updated_at")
+    list_filter = ("event", "channel", "language", "is_active", "program")
+    search_fields = ("subject", "body")
+    list_editable = ("is_active",)
+    ordering = ("event", "channel", "language", "id")
+
+    def get_urls(self):
+        return [
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="notifications_template_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request):
+        return require_POST(self._preview)(request)
+
+    def _preview(self, request):
+        if not self.has_view_or_change_permission(request):
+            return HttpResponseForbidden()
+        from django.conf import settings
+
+        event = request.POST.get("event", "")
+        if event not in {e.code for e in events_all()}:
+            return JsonResponse({"subject": "", "body": "", "error": str(_("Choose an event."))})
+        return JsonResponse(
+            preview(
+                event=event,
+                subject=request.POST.get("subject", ""),
+                body=request.POST.get("body", ""),
+                language=request.POST.get("language") or settings.LANGUAGE_CODE,
+                time_zone=settings.TIME_ZONE,
+            )
+        )
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        from django.conf import settings
+
+        context["event_docs"] = [
+            {"code": e.code, "label": e.label, "variables": e.variables} for e in events_all()
+        ]
+        context["common_variables"] = COMMON_VARIABLES
+        if obj is not None and obj.event in {e.code for e in events_all()}:
+            context["initial_preview"] = preview(
+                event=obj.event,
+                subject=obj.subject,
+                body=obj.body,
+                language=obj.language,
+                time_zone=settings.TIME_ZONE,
+            )
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "customer",
+        "channel",
+        "event",
+        "status",
+        "status_reason",
+        "attempts",
+        "scheduled_for",
+        "sent_at",
+        "marketing",
+    )
+    list_filter = ("status", "channel", "event", "marketing")
+    search_fields = (
+        "idempotency_key",
+        "customer__phone",
+        "customer__email",
+        "customer__last_name",
+        "recipient",
+    )
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    readonly_fields = [f.name for f in Message._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("notifications.change_message")
+
+    @admin.action(description=_("Send the selected failed messages again"), permissions=["retry"])
+    def retry(self, request, queryset):
+        count = message_retry(
+            message_ids=list(queryset.values_list("pk", flat=True)), now=timezone.now()
+        )
+        self.message_user(request, _("%(count)d messages queued again.") % {"count": count})
