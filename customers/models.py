@@ -81,3 +81,38 @@ class Customer(models.Model):
         if not self.phone:
             return ""
         return f"{self.phone[:5]}***{self.phone[-4:]}" if len(self.phone) > 9 else "***"
+
+
+class CodePurpose(models.TextChoices):
+    TILL = "till", _("identification at the till")
+    SIGNUP = "signup", _("sign-up confirmation")
+
+
+class OneTimeCode(models.Model):
+    """A short-lived code a customer shows at the till or types to confirm sign-up.
+
+    Only a digest of the code is stored; ``used_at`` is set once, atomically, on consumption.
+    """
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="one_time_codes",
+    )
+    purpose = models.CharField(_("purpose"), max_length=10, choices=CodePurpose.choices)
+    code_digest = models.CharField(_("code digest"), max_length=64, db_index=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["purpose", "code_digest"], name="otc_purpose_digest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} · {self.customer}"
