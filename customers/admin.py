@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from customers.models import Customer
+from customers.models import Customer, OneTimeCode
 
 
 @admin.register(Customer)
@@ -22,3 +22,21 @@ class CustomerAdmin(SimpleHistoryAdmin):
         ),
         (_("Status"), {"fields": ("registered_at", "is_blocked", "blocked_reason")}),
     )
+
+
+@admin.register(OneTimeCode)
+class OneTimeCodeAdmin(admin.ModelAdmin):
+    """Read-only: codes are issued by the cabinet and consumed at the till, never typed here."""
+
+    list_display = ("customer", "purpose", "created_at", "expires_at", "used_at")
+    list_filter = ("purpose",)
+    search_fields = ("customer__phone", "customer__card_number")
+    raw_id_fields = ("customer",)
+    readonly_fields = ("customer", "purpose", "created_at", "expires_at", "used_at")
+    exclude = ("code_digest",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
