@@ -184,7 +184,9 @@ def tiers_reevaluate(
 def _apply_tier(program: Program, tiers: list[Tier], account_id: int, *, now: datetime):
     """Under the account lock: decide again and change the tier. True/False: up/down."""
     account = (
-        Account.objects.select_for_update()
+        # Lock the account row only: the tier is a nullable join and PostgreSQL refuses to
+        # lock the nullable side of an outer join.
+        Account.objects.select_for_update(of=("self",))
         .select_related("program", "tier", "customer")
         .get(pk=account_id)
     )
