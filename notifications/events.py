@@ -23,6 +23,8 @@ class Event:
     variables: tuple[tuple[str, str], ...]
     sample: dict = field(default_factory=dict)
     marketing: bool = False
+    # Time-critical (a confirmation code): SMS quiet hours do not hold it back.
+    urgent: bool = False
 
 
 _SAMPLE_DAY = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -58,6 +60,11 @@ def event_get(code: str) -> Event:
         return _REGISTRY[code]
     except KeyError:
         raise errors.ValidationFailed(fields={"event": [f"Unknown event {code!r}."]}) from None
+
+
+def event_is_urgent(code: str) -> bool:
+    event = _REGISTRY.get(code)
+    return event is not None and event.urgent
 
 
 def events_all() -> list[Event]:

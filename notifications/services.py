@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from customers.models import Customer
 from notifications import policies
 from notifications.backends import PermanentSendError, SendError, backend_for
-from notifications.events import event_get
+from notifications.events import event_get, event_is_urgent
 from notifications.models import Channel, Message, MessageStatus, Template
 from notifications.rendering import TemplateRenderError, render_text
 from notifications.unsubscribe import unsubscribe_url
@@ -233,7 +233,11 @@ def _new_message(
     if reason:
         message.status, message.status_reason = MessageStatus.SKIPPED, reason
         return message
-    if channel == Channel.SMS and (end := policies.quiet_hours_end(due, time_zone)) is not None:
+    if (
+        channel == Channel.SMS
+        and not event_is_urgent(event)
+        and (end := policies.quiet_hours_end(due, time_zone)) is not None
+    ):
         message.scheduled_for = end
         message.status_reason = _("delayed by quiet hours")
     return message
@@ -365,7 +369,7 @@ def _deliver(message: Message, token, backend, *, now, moment, result: DispatchR
         _release(message, token, status=MessageStatus.SKIPPED, status_reason=reason)
         result.skipped += 1
         return
-    if message.channel == Channel.SMS:
+    if message.channel == Channel.SMS and not event_is_urgent(message.event):
         end = policies.quiet_hours_end(now, message.time_zone)
         if end is not None:
             _release(
