@@ -6,7 +6,14 @@ from decimal import Decimal
 import pytest
 
 from campaigns import services
-from campaigns.models import Campaign, CampaignRule, CampaignStatus, Offer, OfferRule
+from campaigns.models import (
+    Campaign,
+    CampaignMember,
+    CampaignRule,
+    CampaignStatus,
+    Offer,
+    OfferRule,
+)
 from campaigns.providers import rule_overrides
 from loyalty import errors
 from loyalty.rules.models import EarnRule
@@ -213,3 +220,31 @@ def test_tick_job_is_quiet_when_idle(now):
 
     jobs.tick_job(now=now)
     assert not JobRun.objects.filter(job="campaigns.tick").exists()
+
+
+def test_launch_message_skips_the_control_group(program, now):
+    segment = SegmentFactory(program=program, conditions={})
+    members = [
+        AccountFactory(program=program, customer=CustomerFactory(email=f"m{i}@example.com"))
+        for i in range(10)
+    ]
+    campaign = CampaignFactory(
+        program=program,
+        segment=segment,
+        starts_at=now,
+        control_percent=D(30),
+        message_text="Двойные баллы на выходных",
+    )
+    CampaignRule.objects.create(campaign=campaign, rule=EarnRuleFactory(program=program))
+    services.campaign_launch(campaign=campaign, now=now)
+    services.campaigns_tick(now=now + hours(1))
+    control = set(
+        CampaignMember.objects.filter(campaign=campaign, is_control=True).values_list(
+            "account__customer_id", flat=True
+        )
+    )
+    told = set(
+        Message.objects.filter(event="campaign").values_list("customer_id", flat=True).distinct()
+    )
+    assert len(control) == 3
+    assert told == {m.customer_id for m in members} - control
