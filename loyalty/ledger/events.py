@@ -1,0 +1,172 @@
+"""Event bonuses: a review, a subscription, a survey reported by a till, a shop or a CRM.
+
+The programme's ``event`` rules decide the points (through the same engine as checks, so their
+conditions, per-customer limits and budgets apply); the award is written with the ledger's own
+primitives under the account lock, once per (event, external id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from customers.models import Customer
+from loyalty import errors
+from loyalty.ledger import signals
+from loyalty.ledger.checks import customer_state
+from loyalty.ledger.models import Account, LotKind, Operation, OperationKind, RuleAward
+from loyalty.ledger.selectors import Balance, account_balance
+from loyalty.ledger.services import (
+    _credit,
+    _finish,
+    _lock_account,
+    _Movements,
+    _new_operation,
+    _replay,
+    account_open,
+)
+from loyalty.rules import engine, loader
+from loyalty.rules.models import EarnRule, Outlet, Program, RuleKind
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class EventAward:
+    awarded_points: Decimal
+    balance: Balance
+    operation: Operation | None
+    reason: str = ""
+    replayed: bool = False
+
+
+def event_source(event: str) -> str:
+    return f"event:{event}"
+
+
+def _no_award_reason(program: Program, account: Account, event: str, state) -> str:
+    rules = list(
+        EarnRule.objects.filter(program=program, kind=RuleKind.EVENT, event=event, is_active=True)
+    )
+    if not rules:
+        return _("No rule of this programme rewards the event “%(event)s”.") % {"event": event}
+    if all(
+        r.limit_per_customer is not None and state.rule_usage.get(r.code, 0) >= r.limit_per_customer
+        for r in rules
+    ):
+        return _("The customer has reached the limit for the event “%(event)s”.") % {"event": event}
+    if all(r.budget_points is not None and r.budget_used >= r.budget_points for r in rules):
+        return _("The budget of the event “%(event)s” is spent.") % {"event": event}
+    return _("No rule for the event “%(event)s” applies now.") % {"event": event}
+
+
+@transaction.atomic
+def event_award(
+    *,
+    program: Program,
+    outlet: Outlet | None,
+    customer: Customer,
+    event: str,
+    external_id: str,
+    now: datetime,
+    occurred_at: datetime | None = None,
+) -> EventAward:
+    """Award the programme's rules for ``event`` to the customer, once per ``external_id``.
+
+    Locks the account, then the budgeted rules; per-customer limits and budgets are read under
+    those locks, so concurrent reports never exceed them. A repeat of (event, external_id)
+    returns the first award (``replayed``) and moves nothing. Zero points (a limit, a spent
+    budget, no rule) come back with the reason and write nothing.
+    Raises CustomerBlocked, ValidationFailed (bad event or external id).
+    """
+    event, external_id = (event or "").strip(), (external_id or "").strip()
+    problems = {}
+    if not event:
+        problems["event"] = [_("Name the event.")]
+    if not external_id:
+        problems["external_id"] = [_("Give the event's id in your system.")]
+    if problems:
+        raise errors.ValidationFailed(fields=problems)
+    if customer.is_blocked:
+        raise errors.CustomerBlocked()
+    at = occurred_at or now
+    account = account_open(program=program, customer=customer, now=now, outlet=outlet)
+    account = _lock_account(account.pk)
+    source = event_source(event)
+    if (op := _replay(program=program, source=source, idempotency_key=external_id)) is not None:
+        return EventAward(
+            awarded_points=op.points,
+            balance=account_balance(account, now=now),
+            operation=op,
+            replayed=True,
+        )
+    spec = loader.program_spec(program, lock_budgets=True)
+    state = customer_state(account, now=now, balance=account_balance(account, now=now))
+    result = engine.calculate(
+        spec,
+        state,
+        engine.CheckInput(
+            lines=(),
+            now=at,
+            outlet=outlet.code if outlet else None,
+            channel=outlet.channel if outlet else None,
+            event=event,
+        ),
+    )
+    rows = [row for row in result.breakdown if row.points > 0]
+    if not rows:
+        return EventAward(
+            awarded_points=ZERO,
+            balance=account_balance(account, now=now),
+            operation=None,
+            reason=_no_award_reason(program, account, event, state),
+        )
+    op = _new_operation(
+        account,
+        kind=OperationKind.EVENT,
+        source=source,
+        key=external_id,
+        now=now,
+        occurred_at=at,
+        description=_("Bonus for the event “%(event)s”") % {"event": event},
+        meta={"event": event, "external_id": external_id},
+    )
+    mv = _Movements(op)
+    rules = {
+        r.code: r
+        for r in EarnRule.objects.filter(program=program, code__in=[row.rule for row in rows]).only(
+            "id", "code", "budget_points"
+        )
+    }
+    awards = []
+    total = ZERO
+    for row in rows:
+        lifetime = row.lifetime_days if row.lifetime_days is not None else program.lifetime_days
+        _credit(
+            mv,
+            account,
+            amount=row.points,
+            kind=LotKind.GRANT,
+            available_at=at + timedelta(days=program.hold_days),
+            expires_at=at + timedelta(days=lifetime) if lifetime else None,
+            rule_code=row.rule,
+        )
+        rule = rules.get(row.rule)
+        awards.append(
+            RuleAward(
+                operation=op, account=account, rule=rule, rule_code=row.rule, points=row.points
+            )
+        )
+        if rule is not None and rule.budget_points is not None:
+            EarnRule.objects.filter(pk=rule.pk).update(budget_used=F("budget_used") + row.points)
+        total += row.points
+    RuleAward.objects.bulk_create(awards)
+    Account.objects.filter(pk=account.pk).update(lifetime_earned=F("lifetime_earned") + total)
+    op = _finish(mv, account, now=now)
+    signals.points_granted.send(sender=Operation, account=account, operation=op, now=now)
+    return EventAward(awarded_points=total, balance=account_balance(account, now=now), operation=op)
