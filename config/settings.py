@@ -177,6 +177,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
+# The POS API answers every error with the envelope of API.md (loyalty/api/exceptions.py).
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "loyalty.api.exceptions.exception_handler"
 
 # --- Kopilka ----------------------------------------------------------------------------------
 KOPILKA_DEFAULT_REGION = env.str("KOPILKA_DEFAULT_REGION", default="RU")
