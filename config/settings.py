@@ -105,6 +105,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "cabinet:login"
+LOGIN_REDIRECT_URL = "cabinet:dashboard"
+LOGOUT_REDIRECT_URL = "cabinet:login"
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+SESSION_COOKIE_SAMESITE = "Lax"
+# The cabinet's template filters (locale-aware points, money, rule explanations).
+TEMPLATES[0]["OPTIONS"]["libraries"] = {"cabinet": "customers.cabinet.formatting"}
 
 # --- I18n -------------------------------------------------------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="ru")

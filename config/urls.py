@@ -12,4 +12,8 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
-urlpatterns += i18n_patterns(path("admin/", admin.site.urls), prefix_default_language=False)
+urlpatterns += i18n_patterns(
+    path("admin/", admin.site.urls),
+    path("cabinet/", include("customers.cabinet.urls")),
+    prefix_default_language=False,
+)

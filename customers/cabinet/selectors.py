@@ -1,0 +1,197 @@
+"""Reads behind the cabinet's pages; every one starts from the signed-in customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from customers.models import Customer
+from loyalty.ledger.checks import account_qualification_value
+from loyalty.ledger.models import Account, CheckLine, Lot, Operation
+from loyalty.ledger.selectors import Balance, account_balance
+from loyalty.rules.models import EarnRule, Program, RedemptionPolicy, Tier
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+EXPIRING_SOON_DAYS = 30
+
+
+def cabinet_customer(user) -> Customer | None:
+    """The customer behind a signed-in cabinet user (None for staff without one)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Customer.objects.filter(user=user).first()
+
+
+def customer_accounts(*, customer: Customer) -> list[Account]:
+    return list(
+        Account.objects.filter(customer=customer)
+        .select_related("program", "tier")
+        .order_by("enrolled_at", "id")
+    )
+
+
+def customer_account(*, customer: Customer, program_code: str | None) -> Account | None:
+    """The account the cabinet shows: the chosen programme's, else the oldest one."""
+    accounts = Account.objects.filter(customer=customer).select_related("program", "tier")
+    if program_code:
+        chosen = accounts.filter(program__code=program_code).first()
+        if chosen is not None:
+            return chosen
+    return accounts.order_by("enrolled_at", "id").first()
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    current: Tier | None
+    next: Tier | None
+    metric: str
+    value: Decimal
+    remaining: Decimal
+    percent: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    account: Account
+    balance: Balance
+    expiring: list[Lot]
+    expiring_total: Decimal
+    progress: TierProgress
+    tiers: list[Tier] = field(default_factory=list)
+
+
+def tier_progress(account: Account, *, tiers: list[Tier], now: datetime) -> TierProgress:
+    """Where the account stands between its tier and the next one, by the programme's metric."""
+    program = account.program
+    value = account_qualification_value(account, now=now)
+    current = account.tier
+    if current is None:
+        reached = [t for t in tiers if t.threshold <= value]
+        current = reached[-1] if reached else None
+    rank = current.rank if current is not None else -1
+    higher = [t for t in tiers if t.rank > rank]
+    nxt = higher[0] if higher else None
+    if nxt is None:
+        return TierProgress(current, None, program.tier_metric, value, ZERO, 100)
+    floor = current.threshold if current is not None else ZERO
+    span = nxt.threshold - floor
+    done = value - floor
+    percent = 100 if span <= 0 else int(max(min(done / span * HUNDRED, HUNDRED), ZERO))
+    return TierProgress(
+        current, nxt, program.tier_metric, value, max(nxt.threshold - value, ZERO), percent
+    )
+
+
+def dashboard(*, account: Account, now: datetime) -> Dashboard:
+    """Balance, pending, points expiring within EXPIRING_SOON_DAYS, and tier progress."""
+    tiers = list(Tier.objects.filter(program_id=account.program_id).order_by("rank", "threshold"))
+    horizon = now + timedelta(days=EXPIRING_SOON_DAYS)
+    expiring = list(
+        Lot.objects.filter(
+            account=account, remaining__gt=0, expires_at__gt=now, expires_at__lte=horizon
+        ).order_by("expires_at", "id")[:10]
+    )
+    return Dashboard(
+        account=account,
+        balance=account_balance(account, now=now),
+        expiring=expiring,
+        expiring_total=sum((lot.remaining for lot in expiring), ZERO),
+        progress=tier_progress(account, tiers=tiers, now=now),
+        tiers=tiers,
+    )
+
+
+def _day_start(day: date, zone) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), zone)
+
+
+def history(
+    *,
+    account: Account,
+    kind: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[Operation]:
+    """The account's operations, newest first, with their checks and lines (no N+1).
+
+    Dates are whole days in the programme's time zone; ``date_to`` is inclusive.
+    """
+    zone = timezone.get_current_timezone()
+    rows = Operation.objects.filter(account=account)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if date_from:
+        rows = rows.filter(occurred_at__gte=_day_start(date_from, zone))
+    if date_to:
+        rows = rows.filter(occurred_at__lt=_day_start(date_to + timedelta(days=1), zone))
+    return (
+        rows.select_related("check_obj", "check_obj__outlet")
+        .prefetch_related(
+            Prefetch("check_obj__lines", queryset=CheckLine.objects.order_by("index"))
+        )
+        .order_by("-occurred_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class Offers:
+    available: list
+    activated: list
+
+
+def offers(*, account: Account, now: datetime) -> Offers:
+    """Offers for this account now: those still to activate, and those switched on."""
+    from campaigns.models import OfferActivation
+    from campaigns.providers import eligible_offers
+
+    eligible = list(eligible_offers(account, now=now).order_by("valid_until", "code", "id"))
+    activated_ids = set(
+        OfferActivation.objects.filter(
+            customer_id=account.customer_id, offer__in=[o.pk for o in eligible]
+        ).values_list("offer_id", flat=True)
+    )
+    return Offers(
+        available=[o for o in eligible if o.requires_activation and o.pk not in activated_ids],
+        activated=[o for o in eligible if o.pk in activated_ids or not o.requires_activation],
+    )
+
+
+def referral_count(*, customer: Customer) -> int:
+    """How many friends joined with this customer's referral code."""
+    return Customer.objects.filter(referred_by=customer).count()
+
+
+@dataclass(frozen=True)
+class ProgramRules:
+    program: Program
+    tiers: list[Tier]
+    rules: list[EarnRule]
+    policy: RedemptionPolicy | None
+
+
+def program_rules(*, program: Program, now: datetime) -> ProgramRules:
+    """The live configuration the rules page describes: tiers, public earn rules, redemption.
+
+    Rules owned by a campaign or a personal offer are left out: they apply to an audience,
+    and the cabinet shows them as offers to those they are for.
+    """
+    rules = list(
+        EarnRule.objects.filter(program=program, is_active=True)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .filter(offers__isnull=True, campaign_link__isnull=True)
+        .prefetch_related("include", "exclude", "tiers", "outlets")
+        .order_by("-priority", "code")
+        .distinct()
+    )
+    policy = RedemptionPolicy.objects.filter(program=program).prefetch_related("exclude").first()
+    return ProgramRules(
+        program=program,
+        tiers=list(program.tiers.order_by("rank", "threshold")),
+        rules=rules,
+        policy=policy,
+    )
