@@ -4,8 +4,12 @@ These rows are configuration. The calculation engine never sees them: ``loader.p
 programme into plain frozen specs once, and ``engine.py`` computes from those.
 """
 
+import re
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -110,6 +114,21 @@ class Program(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self):
+        problems = {}
+        try:
+            ZoneInfo(self.timezone or "")
+        except (ZoneInfoNotFoundError, ValueError):
+            problems["timezone"] = _(
+                "Unknown time zone; use a name like Europe/Moscow or Asia/Yekaterinburg."
+            )
+        if not re.fullmatch(r"[A-Z]{3}", self.currency or ""):
+            problems["currency"] = _("Use a three-letter ISO currency code, like RUB.")
+        if (self.region or "") not in phonenumbers.SUPPORTED_REGIONS:
+            problems["region"] = _("Use a two-letter country code, like RU.")
+        if problems:
+            raise ValidationError(problems)
+
 
 class Outlet(models.Model):
     program = models.ForeignKey(
@@ -166,6 +185,29 @@ class Category(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def clean(self):
+        if self.parent_id is None:
+            return
+        if self.parent.program_id != self.program_id:
+            raise ValidationError({"parent": _("The parent belongs to another programme.")})
+        seen = {self.pk} if self.pk else set()
+        node = self.parent
+        while node is not None:
+            if node.pk in seen:
+                raise ValidationError(
+                    {"parent": _("A category cannot be its own ancestor; choose another parent.")}
+                )
+            seen.add(node.pk)
+            node = node.parent
+
+
+def _string_list_problem(value) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        return _('Give a list of non-empty texts, like ["coffee", "tea"].')
+    if len(set(value)) != len(value):
+        return _("Each value may appear only once.")
+    return None
+
 
 class ProductSet(models.Model):
     program = models.ForeignKey(
@@ -191,6 +233,17 @@ class ProductSet(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.code
+
+    def clean(self):
+        problems = {}
+        for name in ("categories", "skus", "exclude_skus"):
+            problem = _string_list_problem(getattr(self, name))
+            if problem:
+                problems[name] = problem
+        if not problems and not (self.categories or self.skus):
+            problems["categories"] = _("Name at least one category or SKU.")
+        if problems:
+            raise ValidationError(problems)
 
 
 class Tier(models.Model):
@@ -282,6 +335,9 @@ class RedemptionPolicy(models.Model):
         return str(_("Redemption policy of %(program)s") % {"program": self.program})
 
 
+HOURS_WINDOW = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
+
+
 class RuleKind(models.TextChoices):
     MULTIPLIER = "multiplier", _("multiplier of base accrual")
     FIXED_PER_ITEM = "fixed_per_item", _("fixed points per item")
@@ -361,3 +417,133 @@ class EarnRule(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.code
+
+    # --- validation: the shared conditions, then the kind's own parameters -------------------
+
+    # The parameters each kind uses; the others must stay empty (the admin hides them).
+    KIND_PARAMS = {
+        RuleKind.MULTIPLIER: ("factor",),
+        RuleKind.FIXED_PER_ITEM: ("points",),
+        RuleKind.THRESHOLD: ("min_amount", "points"),
+        RuleKind.NTH_PURCHASE: ("every", "points"),
+        RuleKind.FIRST_PURCHASE: ("points",),
+        RuleKind.EVENT: ("event", "points"),
+    }
+    PARAMS = ("factor", "points", "min_amount", "every", "event")
+
+    def clean(self):
+        problems: dict[str, list] = {}
+        self._clean_conditions(problems)
+        if self.kind in self.KIND_PARAMS:
+            for name in self.PARAMS:
+                if name not in self.KIND_PARAMS[self.kind] and getattr(self, name) not in (
+                    None,
+                    "",
+                ):
+                    problems.setdefault(name, []).append(
+                        _("A rule of kind “%(kind)s” does not use this; leave it empty.")
+                        % {"kind": self.get_kind_display()}
+                    )
+            getattr(self, f"clean_{self.kind}")(problems)
+        if problems:
+            raise ValidationError(problems)
+
+    def _need_points(self, problems, why):
+        if self.points is None:
+            problems.setdefault("points", []).append(why)
+        elif self.points <= 0:
+            problems.setdefault("points", []).append(_("Points must be greater than zero."))
+        elif self.program_id and self.points != self.points.quantize(
+            Decimal(1).scaleb(-self.program.precision)
+        ):
+            problems.setdefault("points", []).append(
+                _("This programme counts whole points; give a whole number.")
+                if self.program.precision == 0
+                else _("Give at most two decimal places.")
+            )
+
+    def clean_multiplier(self, problems):
+        if self.factor is None:
+            problems.setdefault("factor", []).append(
+                _("Give the factor the base accrual is multiplied by, e.g. 2 for double points.")
+            )
+        elif self.factor <= 1:
+            problems.setdefault("factor", []).append(
+                _("The factor must be greater than 1 (1 would change nothing).")
+            )
+
+    def clean_fixed_per_item(self, problems):
+        self._need_points(problems, _("Give the points awarded for each item."))
+
+    def clean_threshold(self, problems):
+        if self.min_amount is None:
+            problems.setdefault("min_amount", []).append(
+                _("Give the check amount from which the bonus is awarded.")
+            )
+        elif self.min_amount <= 0:
+            problems.setdefault("min_amount", []).append(
+                _("The threshold amount must be greater than zero.")
+            )
+        self._need_points(problems, _("Give the bonus points for reaching the threshold."))
+
+    def clean_nth_purchase(self, problems):
+        if self.every is None:
+            problems.setdefault("every", []).append(
+                _("Give N: the bonus is awarded on every N-th purchase.")
+            )
+        elif self.every < 2:
+            problems.setdefault("every", []).append(
+                _("N must be 2 or more; for every purchase use the base accrual or a threshold.")
+            )
+        self._need_points(problems, _("Give the bonus points for the N-th purchase."))
+
+    def clean_first_purchase(self, problems):
+        self._need_points(problems, _("Give the bonus points for the first purchase."))
+
+    def clean_event(self, problems):
+        if not self.event:
+            problems.setdefault("event", []).append(
+                _("Name the event, e.g. review, survey, subscription, registration or birthday.")
+            )
+        self._need_points(problems, _("Give the points awarded for the event."))
+
+    def _clean_conditions(self, problems):
+        def add(name, message):
+            problems.setdefault(name, []).append(message)
+
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            add("valid_until", _("The rule must end after it starts."))
+        days = self.days_of_week
+        if not isinstance(days, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in days
+        ):
+            add("days_of_week", _("Give days as numbers from 1 (Monday) to 7 (Sunday)."))
+        elif len(set(days)) != len(days):
+            add("days_of_week", _("Each day may appear only once."))
+        hours = self.hours
+        if not isinstance(hours, list) or not all(
+            isinstance(h, str) and HOURS_WINDOW.fullmatch(h.strip()) for h in hours
+        ):
+            add("hours", _('Give time windows like "08:00-11:00" (24-hour clock).'))
+        else:
+            for window in hours:
+                start, end = (part.strip() for part in window.split("-", 1))
+                if start == end:
+                    add("hours", _("The window %(window)s is empty.") % {"window": window})
+        channels = self.channels
+        if not isinstance(channels, list) or not all(c in Channel.values for c in channels):
+            add(
+                "channels",
+                _("Give channels from: %(choices)s.") % {"choices": ", ".join(Channel.values)},
+            )
+        problem = _string_list_problem(self.segments)
+        if problem:
+            add("segments", problem)
+        if self.min_order_amount is not None and self.min_order_amount < 0:
+            add("min_order_amount", _("The minimum order cannot be negative."))
+        if self.budget_points is not None and self.budget_points <= 0:
+            add("budget_points", _("The budget must be greater than zero; leave empty for none."))
+        if self.limit_per_customer is not None and self.limit_per_customer < 1:
+            add("limit_per_customer", _("Give 1 or more; leave empty for no limit."))
+        if self.lifetime_days is not None and self.lifetime_days < 1:
+            add("lifetime_days", _("Give 1 day or more; leave empty to use the programme's."))
