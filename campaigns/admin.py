@@ -123,7 +123,8 @@ class SegmentAdmin(SimpleHistoryAdmin):
                 "fields": ("conditions", "preview_program"),
                 "description": _(
                     "Fields: recency_days, frequency, monetary (with period_days), tier, "
-                    "registration_days, birthday_month, enrolled_outlet, consent_sms, "
+                    "registration_days, birthday_month, enrolled_outlet, purchase_outlet (with "
+                    "period_days), consent_sms, "
                     "consent_email. Operators: gte, lte, gt, lt, eq, between, in, not_in, "
                     "current, is. Press Preview to count members before saving."
                 ),

@@ -14,7 +14,9 @@ Fields: ``recency_days`` (days since the last purchase; never-purchased accounts
 ``frequency`` (purchases, cancelled checks excluded), ``monetary`` (spend net of refunds),
 ``tier`` (codes), ``registration_days`` (days since enrolment in the programme),
 ``birthday_month`` (1–12; op ``current`` for the month now in the programme's time zone),
-``enrolled_outlet`` (outlet codes), ``consent_sms`` / ``consent_email`` (true / false).
+``enrolled_outlet`` (outlet codes), ``purchase_outlet`` (bought at one of these outlets, with
+an optional ``period_days``; cancelled checks excluded), ``consent_sms`` / ``consent_email``
+(true / false).
 
 Evaluation builds one ``Account`` queryset; the refresh runs it as set-based SQL per chunk of
 account ids (INSERT … SELECT the joiners, DELETE the leavers), one transaction per chunk.
@@ -33,6 +35,7 @@ from django.db import connection, transaction
 from django.db.models import (
     Count,
     DecimalField,
+    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -65,10 +68,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "tier": SET_OPS,
     "birthday_month": (*SET_OPS, "current"),
     "enrolled_outlet": SET_OPS,
+    "purchase_outlet": SET_OPS,
     "consent_sms": ("is",),
     "consent_email": ("is",),
 }
-PERIOD_FIELDS = ("frequency", "monetary")
+PERIOD_FIELDS = ("frequency", "monetary", "purchase_outlet")
 MAX_DEPTH = 5
 
 
@@ -145,7 +149,11 @@ def _check_condition(item: dict, path: str, problems) -> None:
     if "period_days" in item:
         period = item["period_days"]
         if field not in PERIOD_FIELDS:
-            _add(problems, f"{path}.period_days", _("Only frequency and monetary have a period."))
+            _add(
+                problems,
+                f"{path}.period_days",
+                _("Only %(fields)s have a period.") % {"fields": ", ".join(PERIOD_FIELDS)},
+            )
         elif period is not None and (not _is_int(period) or period == 0):
             _add(problems, f"{path}.period_days", _("A whole number of days above 0, or null."))
     value = item.get("value")
@@ -278,6 +286,14 @@ class _Builder:
             return _days_ago_q("last_purchase_at", op, value, self.now)
         if field == "registration_days":
             return _days_ago_q("enrolled_at", op, value, self.now)
+        if field == "purchase_outlet":
+            checks = Check.objects.filter(account=OuterRef("pk"), outlet__code__in=value).exclude(
+                status=CheckStatus.CANCELLED
+            )
+            if item.get("period_days") is not None:
+                checks = checks.filter(occurred_at__gt=self.now - item["period_days"] * DAY)
+            q = Q(Exists(checks))
+            return q if op == "in" else ~q
         if field in PERIOD_FIELDS:
             name = self.period_annotation(field, item.get("period_days"))
             if field == "monetary":

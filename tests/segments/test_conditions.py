@@ -231,3 +231,37 @@ def test_builtin_segments_are_shipped():
     assert set(builtins) == {"new", "regular", "sleeping", "vip"}
     for conditions in builtins.values():
         conditions_validate(conditions)
+
+
+def test_purchase_outlet_with_and_without_a_period(program, now):
+    msk = OutletFactory(program=program, code="msk-1")
+    spb = OutletFactory(program=program, code="spb-1")
+
+    def shopper(name, *visits):
+        account = AccountFactory(program=program, customer=CustomerFactory(first_name=name))
+        for outlet, ago, status in visits:
+            CheckFactory(account=account, outlet=outlet, occurred_at=now - days(ago), status=status)
+        return account
+
+    done, cancelled = CheckStatus.COMPLETED, CheckStatus.CANCELLED
+    shopper("recent-msk", (msk, 3, done))
+    shopper("old-msk", (msk, 200, done), (spb, 2, done))
+    shopper("void-msk", (msk, 1, cancelled))
+    shopper("never")
+    assert names(cond("purchase_outlet", "in", ["msk-1"]), program, now) == [
+        "old-msk",
+        "recent-msk",
+    ]
+    recent = cond("purchase_outlet", "in", ["msk-1"], period_days=30)
+    assert names(recent, program, now) == ["recent-msk"]
+    assert names(cond("purchase_outlet", "not_in", ["msk-1"]), program, now) == [
+        "never",
+        "void-msk",
+    ]
+    either = {
+        "any": [
+            {"field": "purchase_outlet", "op": "in", "value": ["spb-1"], "period_days": 7},
+            {"field": "purchase_outlet", "op": "in", "value": ["msk-1"], "period_days": 7},
+        ]
+    }
+    assert names(either, program, now) == ["old-msk", "recent-msk"]
