@@ -186,6 +186,7 @@ def check_commit(
             program=program,
             outlet=outlet,
             lines=lines,
+            redeem=redeem,
             receipt_number=receipt_number,
             now=now,
             at=at,
@@ -339,10 +340,13 @@ def _row_json(row) -> dict:
     }
 
 
-def _commit_anonymous(*, program, outlet, lines, receipt_number, now, at) -> CommittedCheck:
-    """An anonymous check earns and redeems nothing but is recorded for reports."""
+def _commit_anonymous(*, program, outlet, lines, redeem, receipt_number, now, at) -> CommittedCheck:
+    """An anonymous check earns and redeems nothing but is recorded for reports.
+
+    Asking it to redeem points fails as in ``check_calculate`` (RedeemNotAllowed); "max" is 0.
+    """
     spec = loader.program_spec(program)
-    result = engine.calculate(spec, None, _check_input(lines, outlet=outlet, at=at, redeem=None))
+    result = engine.calculate(spec, None, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
     check = _create_check(program, outlet, None, lines, result, receipt_number, at)
     return CommittedCheck(
         check=check,

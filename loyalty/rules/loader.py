@@ -30,12 +30,19 @@ def _expand_categories(codes, children: dict[str, list[str]]) -> frozenset[str]:
     return frozenset(seen)
 
 
+def _clock(text: str) -> time:
+    text = text.strip()
+    # "24:00" ends a window at midnight; the engine reads an end not after the start as a
+    # window across midnight, so 22:00-24:00 is 22:00 up to 00:00.
+    return time(0) if text in ("24:00", "24:00:00") else time.fromisoformat(text)
+
+
 def parse_hours(windows) -> tuple[tuple[time, time], ...]:
-    """["08:00-11:00", …] → ((time(8), time(11)), …)."""
+    """["08:00-11:00", "22:00-24:00", …] → ((time(8), time(11)), (time(22), time(0)), …)."""
     result = []
     for window in windows or ():
         start, end = str(window).split("-", 1)
-        result.append((time.fromisoformat(start.strip()), time.fromisoformat(end.strip())))
+        result.append((_clock(start), _clock(end)))
     return tuple(result)
 
 

@@ -129,6 +129,14 @@ def test_anonymous_check_is_recorded_without_points(program, outlet, now):
     assert not Operation.objects.exists()
 
 
+def test_anonymous_check_cannot_redeem_but_max_is_zero(program, outlet, now):
+    with pytest.raises(errors.RedeemNotAllowed):
+        commit(program, outlet, None, [latte()], now, redeem=D(10))
+    assert not Check.objects.exists()
+    done = commit(program, outlet, None, [latte()], now, redeem="max")
+    assert done.check.redeemed_points == D(0) and done.check.payable == D(500)
+
+
 def test_partial_refunds_restore_and_claw_back_proportionally(program, outlet, customer, now):
     account = AccountFactory(
         program=program, customer=customer, tier=program.tiers.get(code="base")

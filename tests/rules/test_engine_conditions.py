@@ -80,3 +80,12 @@ def test_priority_orders_the_breakdown():
     high = rule("z-high", "threshold", min_amount=D(1), points=D(1), priority=2)
     result = calc(program(low, high), [line()])
     assert [r.rule for r in result.breakdown] == ["tier:base", "z-high", "a-low"]
+
+
+def test_a_window_up_to_24_00_ends_at_midnight():
+    from loyalty.rules.loader import parse_hours
+
+    evening = {"hours": parse_hours(["22:00-24:00"])}
+    assert evening["hours"] == ((time(22), time(0)),)
+    assert _at(evening, datetime(2026, 6, 15, 20, 59, tzinfo=UTC))  # 23:59 in Moscow
+    assert not _at(evening, datetime(2026, 6, 15, 21, 0, tzinfo=UTC))  # 00:00
