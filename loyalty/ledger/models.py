@@ -6,7 +6,8 @@ Invariants (checked by ``services.ledger_reconcile``):
    programme allows it; future credits repay debt first;
 3. (program, source, idempotency_key) is unique per operation, so a replay never moves twice;
 4. every point issued ends as remaining, redeemed, expired or clawed back;
-5. writers lock the account row first, so operations on one account serialise.
+5. writers lock the account row first, so operations on one account serialise; an operation
+   moves only the lots of its own (locked) account.
 """
 
 import uuid

@@ -763,7 +763,10 @@ def ledger_reconcile(
        positive lots (credits repay debt first);
     3. at most one purchase operation per check (idempotency keys are unique in the schema);
     4. every lot: its first movement equals its amount and the rest only redeem, expire,
-       claw back, adjust or repay it; Σ of its entries == remaining.
+       claw back, adjust or repay it; Σ of its entries == remaining;
+    5. every operation moves only its own account's lots (entry, lot and operation name the
+       same account): an operation serialises on one account lock, so a movement across
+       accounts would be a write no lock protected.
     """
     from collections import defaultdict
 
@@ -809,8 +812,38 @@ def ledger_reconcile(
             found.append(
                 Discrepancy(row["account_id"], 3, f"check {row['check_obj_id']} committed twice")
             )
+        crossing = (
+            Entry.objects.filter(account_id__in=ids)
+            .filter(~Q(lot__account_id=F("account_id")) | ~Q(operation__account_id=F("account_id")))
+            .order_by("id")
+            .values_list("account_id", "id", "operation_id")
+        )
+        for account_id, entry_id, operation_id in crossing:
+            found.append(
+                Discrepancy(
+                    account_id,
+                    5,
+                    f"entry {entry_id} of operation {operation_id} moves another account's lot",
+                )
+            )
+        for account_id, lot_id in (
+            Lot.objects.filter(account_id__in=ids)
+            .exclude(operation__account_id=F("account_id"))
+            .order_by("id")
+            .values_list("account_id", "id")
+        ):
+            found.append(
+                Discrepancy(
+                    account_id, 5, f"lot {lot_id} was created by another account's operation"
+                )
+            )
         for account in chunk:
             found.extend(_reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now))
+
+
+def _pts(value) -> str:
+    """Points the same way whatever the database returned (SQLite sums drop the scale)."""
+    return f"{Decimal(value):.2f}"
 
 
 def _reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now) -> list[Discrepancy]:
@@ -825,7 +858,8 @@ def _reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now) ->
             Discrepancy(
                 pk,
                 1,
-                f"cached {cached.total} vs entries {total_entries} vs lots {total_lots}",
+                f"cached {_pts(cached.total)} vs entries {_pts(total_entries)}"
+                f" vs lots {_pts(total_lots)}",
             )
         )
     if (cached.available, cached.pending) != (available, pending):
@@ -833,7 +867,8 @@ def _reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now) ->
             Discrepancy(
                 pk,
                 1,
-                f"cached split {cached.available}/{cached.pending} vs lots {available}/{pending}",
+                f"cached split {_pts(cached.available)}/{_pts(cached.pending)}"
+                f" vs lots {_pts(available)}/{_pts(pending)}",
             )
         )
     debts = [r for r in lot_rows[pk] if r["remaining"] < 0]
