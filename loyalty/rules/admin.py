@@ -279,7 +279,12 @@ class ProgramAdmin(SimpleHistoryAdmin):
                 for message in messages:
                     form.add_error(target, f"{field}: {message}" if target is None else message)
             if not exc.fields:
-                form.add_error("redeem" if "redeem" in exc.code else None, exc.detail)
+                redemption = (
+                    errors.InsufficientPoints,
+                    errors.RedeemNotAllowed,
+                    errors.RedeemLimitExceeded,
+                )
+                form.add_error("redeem" if isinstance(exc, redemption) else None, exc.detail)
             return None
 
 
@@ -350,6 +355,10 @@ class SimulatorLineForm(forms.Form):
         help_text=_("Empty: quantity × price"),
     )
     is_promo = forms.BooleanField(label=_("promo"), required=False)
+
+    def has_changed(self):
+        # A row without a SKU is a blank row of the table, whatever its quantity shows.
+        return bool(str(self.data.get(self.add_prefix("sku"), "")).strip())
 
 
 SimulatorLineFormSet = forms.formset_factory(SimulatorLineForm, extra=5)
