@@ -212,3 +212,20 @@ def test_reversal_never_takes_the_balance_below_zero(program, referrer, now):
     triggers.referral_reverse(referral_id=Referral.objects.get().pk, now=now)
     assert balance(referrer, now).available == 0
     assert_consistent(now, referrer, friend)
+
+
+def test_referral_respects_the_trigger_budget(program, referrer, now):
+    from campaigns.models import TriggerConfig
+
+    # 200 + 100 per referral: the second does not fit a budget of 450 and pays neither side.
+    TriggerConfig.objects.filter(program=program).update(budget_points=D(450))
+    friends = [friend_of(referrer, program), friend_of(referrer, program)]
+    for friend in friends:
+        purchase(friend, now)
+    grant_pending(now)
+    referrals = {r.status: r for r in Referral.objects.all()}
+    assert set(referrals) == {ReferralStatus.GRANTED, ReferralStatus.REJECTED}
+    assert "budget" in referrals[ReferralStatus.REJECTED].reason
+    late = referrals[ReferralStatus.REJECTED].friend
+    assert granted_points(late) == 0 and granted_points(referrer) == D(200)
+    assert TriggerConfig.objects.get(program=program).budget_used == D(300)
