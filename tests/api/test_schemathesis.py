@@ -7,7 +7,9 @@ status, content type and body conforms to the schema.
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 from schemathesis.specs.openapi import checks as openapi_checks
@@ -20,7 +22,18 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
 
 @pytest.fixture
-def auth_headers(api_key, program):
+def keep_test_connection():
+    """Calling the WSGI app directly fires request_finished, which closes the DB connection and
+    with it the test's transaction; Django's own test client disconnects it the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def auth_headers(api_key, program, keep_test_connection):
     from loyalty.ledger.services import account_open
     from tests.conftest import NOW
 

@@ -1,0 +1,101 @@
+"""Concurrent requests on PostgreSQL: commits on one account never overdraw; one key acts once."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from loyalty.ledger.models import Account, Check
+from loyalty.ledger.services import account_open, ledger_reconcile
+from tests.api.conftest import latte
+from tests.factories import CustomerFactory
+from tests.ledger.helpers import grant
+
+THREADS = 6
+
+
+def run_concurrently(api_key, requests):
+    """Each (body, key) posted to /api/v1/checks from its own thread, all released at once."""
+    barrier = threading.Barrier(len(requests))
+    responses = [None] * len(requests)
+
+    def worker(i, body, key):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key}")
+        try:
+            barrier.wait()
+            responses[i] = client.post(
+                "/api/v1/checks", body, format="json", HTTP_IDEMPOTENCY_KEY=key
+            )
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=worker, args=(i, body, key))
+        for i, (body, key) in enumerate(requests)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return responses
+
+
+@pytest.fixture
+def member(program, outlet):
+    customer = CustomerFactory(phone="+79991234567")
+    account = account_open(program=program, customer=customer, now=timezone.now(), outlet=outlet)
+    grant(account, 250, timezone.now(), key="seed")
+    return customer
+
+
+def test_concurrent_commits_on_one_account_never_overdraw(
+    on_postgres, transactional_db, api_key, member
+):
+    # 250 points; six checks of 500.00 each redeem 100 and earn 5 % of 400 + 20 = 40, so the
+    # balance goes 250 → 190 → 130 → 70 and the other three are refused.
+    requests = [
+        (
+            {
+                "customer": {"phone": "+79991234567"},
+                "lines": [latte()],
+                "redeem_points": "100",
+                "receipt_number": f"R{i}",
+            },
+            f"key-{i}",
+        )
+        for i in range(THREADS)
+    ]
+    responses = run_concurrently(api_key, requests)
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] * 3 + [422] * (THREADS - 3), [r.content for r in responses]
+    assert {r.json()["code"] for r in responses if r.status_code == 422} == {"insufficient_points"}
+    account = Account.objects.get(customer=member)
+    assert account.available == 70
+    assert Check.objects.count() == 3
+    assert ledger_reconcile(now=timezone.now()) == []
+
+
+def test_concurrent_requests_with_one_key_act_once(on_postgres, transactional_db, api_key, member):
+    body = {
+        "customer": {"phone": "+79991234567"},
+        "lines": [latte()],
+        "redeem_points": "100",
+        "receipt_number": "R1",
+    }
+    responses = run_concurrently(api_key, [(body, "same-key")] * THREADS)
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.content for r in responses}) == 1
+    assert Check.objects.count() == 1
+    assert Account.objects.get(customer=member).available == 250 - 100 + 40
+    assert ledger_reconcile(now=timezone.now()) == []
+
+
+def test_concurrent_same_key_different_bodies(on_postgres, transactional_db, api_key, member):
+    bodies = [{"lines": [latte(qty=str(i + 1))], "receipt_number": f"R{i}"} for i in range(THREADS)]
+    responses = run_concurrently(api_key, [(b, "shared") for b in bodies])
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] + [409] * (THREADS - 1)
+    assert Check.objects.count() == 1
