@@ -1,12 +1,21 @@
 """factory_boy factories for every model the foundation owns."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import factory
 
 from customers.models import Customer
-from loyalty.ledger.models import Account, Check, CheckLine
+from loyalty.ledger.models import (
+    Account,
+    Check,
+    CheckLine,
+    Entry,
+    Lot,
+    Operation,
+    Refund,
+    RuleAward,
+)
 from loyalty.rules.models import (
     Category,
     EarnRule,
@@ -132,6 +141,118 @@ class CheckLineFactory(factory.django.DjangoModelFactory):
     amount = Decimal("100.00")
 
 
+class OperationFactory(factory.django.DjangoModelFactory):
+    """A bare operation row. Points move only through loyalty.ledger.services; use this for
+    rows that services read (reports, admin), and LotFactory to credit a consistent lot."""
+
+    class Meta:
+        model = Operation
+
+    account = factory.SubFactory(AccountFactory)
+    program = factory.LazyAttribute(lambda o: o.account.program)
+    kind = "grant"
+    source = "test"
+    idempotency_key = factory.Sequence(lambda n: f"op-{n}")
+    occurred_at = T0
+
+
+class LotFactory(factory.django.DjangoModelFactory):
+    """A credited lot with its earning entry, so the account's entries and lots agree
+    (the cached balance is not refreshed: call services for that)."""
+
+    class Meta:
+        model = Lot
+
+    account = factory.SubFactory(AccountFactory)
+    operation = factory.SubFactory(OperationFactory, account=factory.SelfAttribute("..account"))
+    kind = "grant"
+    amount = Decimal("100")
+    remaining = factory.SelfAttribute("amount")
+    available_at = T0
+    expires_at = None
+
+    @factory.post_generation
+    def entry(obj, create, extracted, **kwargs):
+        if create and extracted is not False:
+            Entry.objects.create(
+                operation=obj.operation,
+                account=obj.account,
+                lot=obj,
+                kind="earn",
+                amount=obj.amount,
+            )
+
+
+class EntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Entry
+
+    lot = factory.SubFactory(LotFactory, entry=False)
+    account = factory.SelfAttribute("lot.account")
+    operation = factory.SelfAttribute("lot.operation")
+    kind = "earn"
+    amount = factory.SelfAttribute("lot.amount")
+
+
+class RefundFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Refund
+
+    check_obj = factory.SubFactory(CheckFactory)
+    operation = factory.SubFactory(
+        OperationFactory,
+        account=factory.SelfAttribute("..check_obj.account"),
+        kind="refund",
+        check_obj=factory.SelfAttribute("..check_obj"),
+    )
+    lines = factory.LazyFunction(lambda: [{"index": 0, "quantity": "1"}])
+    amount = Decimal("10.00")
+
+
+class RuleAwardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RuleAward
+
+    operation = factory.SubFactory(OperationFactory)
+    account = factory.SelfAttribute("operation.account")
+    rule_code = "rule"
+    points = Decimal("10")
+
+
+class OneTimeCodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "customers.OneTimeCode"
+
+    customer = factory.SubFactory(CustomerFactory)
+    purpose = "till"
+    code_digest = factory.Sequence(lambda n: f"{n:064x}")
+    expires_at = factory.LazyAttribute(lambda o: o.created_at + timedelta(minutes=10))
+    created_at = T0
+
+
+# --- jobs (issue 5) -------------------------------------------------------------------------------
+
+
+class JobRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "jobs.JobRun"
+
+    job = "ledger.points_expire"
+    period_key = factory.Sequence(lambda n: f"period-{n}")
+    status = "succeeded"
+    started_at = T0
+    finished_at = T0
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "jobs.Alert"
+
+    source = "ledger.reconcile"
+    title = "Ledger reconcile found 1 discrepancies"
+    created_at = T0
+
+
 # --- notifications (issue 5) ---------------------------------------------------------------------
 
 
@@ -201,3 +322,72 @@ class TriggerConfigFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("program",)
 
     program = factory.SubFactory(ProgramFactory)
+
+
+class SegmentMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.SegmentMembership"
+
+    segment = factory.SubFactory(SegmentFactory)
+    account = factory.SubFactory(AccountFactory, program=factory.SelfAttribute("..segment.program"))
+    since = T0
+
+
+class RfmScoreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.RfmScore"
+
+    account = factory.SubFactory(AccountFactory)
+    program = factory.SelfAttribute("account.program")
+    r = 3
+    f = 3
+    m = 3
+    recency_days = 30
+    computed_at = T0
+
+
+class CampaignRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.CampaignRule"
+
+    campaign = factory.SubFactory(CampaignFactory)
+    rule = factory.SubFactory(EarnRuleFactory, program=factory.SelfAttribute("..campaign.program"))
+
+
+class CampaignMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.CampaignMember"
+
+    campaign = factory.SubFactory(CampaignFactory)
+    account = factory.SubFactory(
+        AccountFactory, program=factory.SelfAttribute("..campaign.program")
+    )
+    assigned_at = T0
+
+
+class ReferralFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.Referral"
+
+    friend = factory.SubFactory(AccountFactory)
+    program = factory.SelfAttribute("friend.program")
+    referrer = factory.SubFactory(AccountFactory, program=factory.SelfAttribute("..program"))
+    check_obj = factory.SubFactory(CheckFactory, account=factory.SelfAttribute("..friend"))
+    created_at = T0
+
+
+class OfferRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.OfferRule"
+
+    offer = factory.SubFactory(OfferFactory)
+    rule = factory.SubFactory(EarnRuleFactory, program=factory.SelfAttribute("..offer.program"))
+
+
+class OfferActivationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.OfferActivation"
+
+    offer = factory.SubFactory(OfferFactory)
+    customer = factory.SubFactory(CustomerFactory)
+    activated_at = T0
