@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -321,6 +320,3 @@ class ErrorOutputSerializer(serializers.Serializer):
         required=False,
         help_text=_("Validation errors only: field path → messages."),
     )
-
-
-__all__ = ["OpenApiTypes"]
