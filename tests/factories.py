@@ -162,6 +162,7 @@ class LotFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Lot
+        skip_postgeneration_save = True
 
     account = factory.SubFactory(AccountFactory)
     operation = factory.SubFactory(OperationFactory, account=factory.SelfAttribute("..account"))
