@@ -1,0 +1,61 @@
+"""`setup_demo` builds a real demo through the services, and running it again changes nothing."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+
+from customers.models import Customer
+from loyalty.ledger.models import Account, Check, Lot, Operation
+from loyalty.ledger.services import ledger_reconcile
+from loyalty.rules.models import Program
+from loyalty.rules.program_io import program_dump
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+def run(**options) -> str:
+    out = StringIO()
+    call_command("setup_demo", customers=6, stdout=out, **options)
+    return out.getvalue()
+
+
+def counts():
+    return {
+        model.__name__: model.objects.count()
+        for model in (Program, Customer, Account, Check, Operation, Lot, get_user_model())
+    }
+
+
+def test_setup_demo_builds_real_history_and_is_idempotent(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    first = run()
+    program = Program.objects.get(code="coffee")
+    assert {o.code for o in program.outlets.all()} == {"msk-1", "msk-2", "web"}
+    assert program.tiers.count() == 3
+    assert Customer.objects.count() == 6
+    assert all(c.first_name and c.last_name for c in Customer.objects.all())
+    assert Check.objects.filter(program=program).count() >= 12
+    # Balances come from committed checks: lots exist and the ledger reconciles.
+    assert Lot.objects.filter(account__program=program).exists()
+    assert ledger_reconcile(now=timezone.now()) == []
+    assert Account.objects.filter(program=program, tier__isnull=False).count() == 6
+    # The one big spender of the sample climbs above the entry tier.
+    assert Account.objects.filter(program=program, tier__rank__gt=0).exists()
+
+    credentials = json.loads((tmp_path / "demo-credentials.json").read_text())
+    username, password = credentials["admin"].split(" ", 1)
+    assert f"user {username}  password {password}" in first
+    user = get_user_model().objects.get(username=username)
+    assert user.is_superuser and user.check_password(password)
+    assert credentials["api_key"] in first
+
+    before, dumped = counts(), program_dump(program=program)
+    second = run()
+    assert counts() == before
+    assert program_dump(program=Program.objects.get(code="coffee")) == dumped
+    assert f"user {username}  password {password}" in second
+    assert credentials["api_key"] in second
