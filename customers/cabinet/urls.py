@@ -6,6 +6,7 @@ app_name = "cabinet"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("language/", views.language, name="language"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),

@@ -72,6 +72,25 @@ def _context(request, **extra) -> dict:
     }
 
 
+# --- language ------------------------------------------------------------------------------
+
+
+@require_POST
+def language(request):
+    """Django's set_language, resolving ``next`` in the language of its own path.
+
+    set_language translates ``next`` by resolving it in the active language; with
+    prefix_default_language=False an /en/… path does not resolve while Russian is active (and
+    vice versa), and the switch would silently keep the old language.
+    """
+    from django.views.i18n import set_language
+
+    next_path = request.POST.get("next", "")
+    path_language = translation.get_language_from_path(next_path) or settings.LANGUAGE_CODE
+    with translation.override(path_language):
+        return set_language(request)
+
+
 # --- sign-in, sign-out, password reset ------------------------------------------------------------
 
 

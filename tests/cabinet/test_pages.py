@@ -243,12 +243,19 @@ def test_rules_page_describes_the_live_configuration(signed_in, program):
     assert "Points expire 20 days after they were earned." in html
 
 
-def test_language_switch_goes_to_the_english_page(signed_in):
+@pytest.mark.parametrize(
+    ("page_lang", "target", "expected"),
+    [("ru", "en", "/en/cabinet/history/"), ("en", "ru", "/cabinet/history/")],
+)
+def test_language_switch_goes_to_the_translated_page(signed_in, page_lang, target, expected):
     response = signed_in.post(
-        reverse("set_language"), {"language": "en", "next": url("history", "ru")}
+        url("language", page_lang), {"language": target, "next": url("history", page_lang)}
     )
     assert response.status_code == 302
-    assert response["Location"] == url("history", "en") == "/en/cabinet/history/"
+    assert response["Location"] == expected
+    assert response.cookies["django_language"].value == target
+    page = signed_in.get(expected)
+    assert f'lang="{target}"' in page.content.decode()
 
 
 def test_a_user_without_a_customer_gets_a_clear_refusal(client, db):
