@@ -56,10 +56,17 @@ class TierProgress:
 
 
 @dataclass(frozen=True)
+class Expiring:
+    date: date
+    points: Decimal
+
+
+@dataclass(frozen=True)
 class Dashboard:
     account: Account
     balance: Balance
-    expiring: list[Lot]
+    available_money: Decimal
+    expiring: list[Expiring]
     expiring_total: Decimal
     progress: TierProgress
     tiers: list[Tier] = field(default_factory=list)
@@ -91,16 +98,20 @@ def dashboard(*, account: Account, now: datetime) -> Dashboard:
     """Balance, pending, points expiring within EXPIRING_SOON_DAYS, and tier progress."""
     tiers = list(Tier.objects.filter(program_id=account.program_id).order_by("rank", "threshold"))
     horizon = now + timedelta(days=EXPIRING_SOON_DAYS)
-    expiring = list(
-        Lot.objects.filter(
-            account=account, remaining__gt=0, expires_at__gt=now, expires_at__lte=horizon
-        ).order_by("expires_at", "id")[:10]
-    )
+    lots = Lot.objects.filter(
+        account=account, remaining__gt=0, expires_at__gt=now, expires_at__lte=horizon
+    ).order_by("expires_at", "id")
+    by_day: dict[date, Decimal] = {}
+    for expires_at, remaining in lots.values_list("expires_at", "remaining"):
+        day = timezone.localdate(expires_at)  # the programme's zone is active in the cabinet
+        by_day[day] = by_day.get(day, ZERO) + remaining
+    balance = account_balance(account, now=now)
     return Dashboard(
         account=account,
-        balance=account_balance(account, now=now),
-        expiring=expiring,
-        expiring_total=sum((lot.remaining for lot in expiring), ZERO),
+        balance=balance,
+        available_money=max(balance.available, ZERO) * account.program.point_value,
+        expiring=[Expiring(date=day, points=total) for day, total in by_day.items()],
+        expiring_total=sum(by_day.values(), ZERO),
         progress=tier_progress(account, tiers=tiers, now=now),
         tiers=tiers,
     )

@@ -52,6 +52,16 @@ def test_dashboard_shows_the_points_the_till_gave(signed_in, member):
     assert "Spend ₽9,600.00 more to reach Silver" in html
     # The 40 points expire in 20 days: listed as expiring soon.
     assert 'data-testid="expiring-total">40<' in html
+    # Both rules' lots expire the same day: one line, with the date in the reader's locale.
+    assert html.count('data-testid="expiring"') == 1
+    assert "= ₽40.00 off your purchases" in html
+
+
+def test_point_value_converts_points_to_money(signed_in, program):
+    program.point_value = Decimal("0.50")
+    program.save(update_fields=["point_value"])
+    html = signed_in.get(url("dashboard", "en")).content.decode()
+    assert "= ₽20.00 off your purchases" in html
 
 
 def test_dashboard_in_russian_formats_numbers_by_locale(signed_in, program, outlet, member):
