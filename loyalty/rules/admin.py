@@ -163,6 +163,7 @@ class ProgramAdmin(SimpleHistoryAdmin):
     list_filter = ("is_active",)
     search_fields = ("code", "name")
     change_form_template = "admin/rules/program/change_form.html"
+    change_list_template = "admin/rules/program/change_list.html"
     actions = ["export_json"]
     fieldsets = (
         (None, {"fields": ("code", "name", "currency", "region", "timezone", "is_active")}),
@@ -441,4 +442,3 @@ class EarnRuleAdmin(SimpleHistoryAdmin):
         if obj.budget_points is None:
             return "—"
         return format_html("{} / {}", obj.budget_used, obj.budget_points)
-
