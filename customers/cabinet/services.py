@@ -89,7 +89,9 @@ def signup_complete(*, phone: str, code: str, password: str, now: datetime):
     customer = one_time_code_consume(
         code=code, purpose=CodePurpose.SIGNUP, now=now, customer=found[0]
     )
-    customer = Customer.objects.select_for_update().select_related("user").get(pk=customer.pk)
+    customer = (
+        Customer.objects.select_for_update(of=("self",)).select_related("user").get(pk=customer.pk)
+    )
     user = customer.user
     if user is None:
         user = get_user_model()(username=f"customer-{customer.public_id.hex}", email=customer.email)
@@ -135,7 +137,9 @@ def profile_update(
     """
     from django.core.exceptions import ValidationError
 
-    customer = Customer.objects.select_for_update().select_related("user").get(pk=customer.pk)
+    customer = (
+        Customer.objects.select_for_update(of=("self",)).select_related("user").get(pk=customer.pk)
+    )
     customer.first_name = first_name.strip()
     customer.last_name = last_name.strip()
     customer.email = email.strip()
