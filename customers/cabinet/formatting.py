@@ -82,9 +82,12 @@ def reason_render(row: dict) -> str:
         localized = {}
         for name, value in params.items():
             places = 2 if name in {"amount", "min_amount"} else None
-            localized[name] = (
-                number_localize(value, places=places) if _decimal(value) is not None else value
-            )
+            if _decimal(value) is not None:
+                localized[name] = number_localize(value, places=places)
+            elif value == "all products":  # the engine's wording for a rule without a set
+                localized[name] = _("all products")
+            else:
+                localized[name] = value
         try:
             reason = _(template_text) % localized
         except (KeyError, TypeError, ValueError):
