@@ -218,7 +218,10 @@ def invite(request, code: str):
 @cabinet_view
 def dashboard(request):
     data = selectors.dashboard(account=request.account, now=timezone.now())
-    return render(request, "cabinet/dashboard.html", _context(request, data=data))
+    accounts = selectors.customer_accounts(customer=request.customer)
+    return render(
+        request, "cabinet/dashboard.html", _context(request, data=data, accounts=accounts)
+    )
 
 
 @cabinet_view

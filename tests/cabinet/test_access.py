@@ -53,9 +53,11 @@ def test_a_member_of_two_programmes_switches_between_them(signed_in, member):
     other = ProgramFactory(code="tea", name="Tea House")
     tea_outlet = OutletFactory(program=other, code="tea-1")
     enrol(other, tea_outlet, member.phone)
+    before = signed_in.get(url("dashboard")).content.decode()
+    assert 'id="program-switch"' in before and "Tea House" in before
     signed_in.post(reverse("cabinet:program_switch"), {"program": "tea"})
     html = signed_in.get(url("dashboard")).content.decode()
-    assert "Tea House" in html
+    assert '<a class="brand" href="/en/cabinet/">Tea House</a>' in html
     assert 'data-testid="available">0<' in html
 
 
@@ -91,9 +93,9 @@ def test_dashboard_query_count_is_bounded(
 ):
     for n in range(5):
         buy(program, outlet, member, receipt=f"Q-{n}")
-    # session, user, customer, account, tiers, expiring lots, unread count (+1 if a pending
-    # lot matured and the balance is recomputed)
-    with django_assert_max_num_queries(8):
+    # session, user, customer, account, tiers, expiring lots, accounts, unread count (+1 if a
+    # pending lot matured and the balance is recomputed)
+    with django_assert_max_num_queries(9):
         signed_in.get(url("dashboard"))
 
 
