@@ -1,6 +1,6 @@
 """The outbox: writing messages with the event that causes them, and sending them.
 
-Delivery guarantee (docs/adr/0003-jobs-and-outbox.md): **at least once, de-duplicated
+Delivery guarantee (docs/adr/0005-jobs-and-outbox.md): **at least once, de-duplicated
 everywhere we control.** A message is written once per (idempotency key, channel) inside the
 caller's transaction; the dispatcher claims due rows with ``SELECT … FOR UPDATE SKIP LOCKED``
 and marks them ``sending`` with a lease, confirms the claim right before the backend call,
