@@ -64,6 +64,8 @@ def customer_enrol(
     Raises ValidationFailed naming the field (phone, card, referral_code, email, …).
     """
     e164 = phone_normalise(phone, region=program.region)
+    if birth_date is not None and birth_date > now.date():
+        raise errors.ValidationFailed(fields={"birth_date": [_("Cannot be in the future.")]})
     card = (card or "").strip() or None
     referrer = None
     if referral_code:

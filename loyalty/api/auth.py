@@ -50,6 +50,12 @@ class HasOutletAPIKey(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.auth, OutletAPIKey):
             raise exceptions.NotAuthenticated(_("Send 'Authorization: Api-Key <key>'."))
+        outlet = request.auth.outlet
+        # A valid key of a closed outlet or a stopped programme: known, but not allowed (403).
+        if not outlet.is_active:
+            raise exceptions.PermissionDenied(_("The outlet of this API key is not active."))
+        if not outlet.program.is_active:
+            raise exceptions.PermissionDenied(_("The programme of this API key is not active."))
         return True
 
 

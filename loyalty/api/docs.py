@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
 from loyalty.api import serializers as s
@@ -49,6 +50,10 @@ NOT_AUTHENTICATED = error(
     "Missing, wrong or revoked API key.",
     ("not_authenticated", "Invalid or revoked API key.", None),
 )
+FORBIDDEN = error(
+    "The key is valid, but its outlet or programme is not active.",
+    ("permission_denied", "The outlet of this API key is not active.", None),
+)
 THROTTLED = error(
     "Too many requests for this key; see the Retry-After header.",
     ("throttled", "Request was throttled. Expected available in 12 seconds.", None),
@@ -67,6 +72,7 @@ def common(*, bad_request: tuple = (VALIDATION,)) -> dict:
     return {
         400: error("Malformed JSON, wrong types, unknown fields, bad values.", *bad_request),
         401: NOT_AUTHENTICATED,
+        403: FORBIDDEN,
         429: THROTTLED,
     }
 
@@ -111,13 +117,14 @@ CHECK_ID = "0b7e7f0e-3a39-4d55-8f0a-2f5b8c7d9e10"
 customer_lookup = {
     "operation_id": "customers_lookup",
     "tags": [TAG],
-    "summary": "Find a customer by phone, card or one-time code",
+    "summary": "Find a customer by phone, card, one-time code or id",
     "description": "Exactly one of the parameters. A one-time code is used up by the lookup; "
     "use the returned id afterwards.",
     "parameters": [
         OpenApiParameter("phone", str, description="Any common format, e.g. 8 999 123-45-67."),
         OpenApiParameter("card", str),
         OpenApiParameter("code", str, description="Six digits from the cabinet."),
+        OpenApiParameter("id", OpenApiTypes.UUID, description="The customer's id."),
     ],
     "responses": {
         200: OpenApiResponse(
@@ -380,7 +387,11 @@ event_award = {
         ),
         **common(),
         404: error("The customer is not a member of this programme.", CUSTOMER_NOT_FOUND),
-        409: error("The Idempotency-Key was used with another body.", REUSED),
+        409: error(
+            "The Idempotency-Key was used with another body, or the (event, external_id) was "
+            "already reported for another customer.",
+            REUSED,
+        ),
         422: error("The customer is blocked.", BLOCKED),
     },
 }

@@ -57,9 +57,18 @@ def envelope(code: str, detail: str, fields: dict | None = None) -> dict:
     return body
 
 
+def _first_field_detail(fields: dict[str, list[str]]) -> str | None:
+    first = next(iter(fields.items()), None)
+    return f"{first[0]}: {first[1][0]}" if first and first[1] else None
+
+
 def exception_handler(exc, context):
     if isinstance(exc, errors.DomainError):
-        return Response(envelope(exc.code, exc.detail, exc.fields), status=exc.status)
+        detail = exc.detail
+        if exc.fields and detail == str(type(exc).default_detail):
+            # "Invalid input." says nothing; name the field as DRF's own errors do.
+            detail = _first_field_detail(exc.fields) or detail
+        return Response(envelope(exc.code, detail, exc.fields), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -71,10 +80,7 @@ def exception_handler(exc, context):
     fields = None
     if isinstance(exc, exceptions.ValidationError):
         fields = flatten_fields(exc.detail)
-        detail = _("Invalid input.")
-        first = next(iter(fields.items()), None)
-        if first:
-            detail = f"{first[0]}: {first[1][0]}"
+        detail = _first_field_detail(fields) or _("Invalid input.")
     elif isinstance(exc, exceptions.ParseError):
         detail = _("Malformed JSON: %(error)s") % {"error": exc.detail}
     else:

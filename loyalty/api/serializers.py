@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -86,6 +87,30 @@ class RedeemField(serializers.Field):
         return str(value)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: "yes" or 1 for a flag is a wrong type, not a guess."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with its UTC offset: a naive time would be read in the server's zone."""
+
+    default_error_messages = {"naive": _("Give the time with its UTC offset.")}
+
+    def to_internal_value(self, value):
+        try:
+            parsed = parse_datetime(value.strip()) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None  # well formed but impossible: DRF's own message below
+        if parsed is not None and parsed.tzinfo is None:
+            self.fail("naive")
+        return super().to_internal_value(value)
+
+
 def money_input(**kwargs) -> serializers.DecimalField:
     return serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("0"), **kwargs
@@ -125,7 +150,7 @@ class LineInputSerializer(StrictSerializer):
         allow_null=True,
         help_text=_("After the cashier's own discounts; defaults to quantity × price."),
     )
-    is_promo = serializers.BooleanField(required=False, default=False)
+    is_promo = StrictBooleanField(required=False, default=False)
 
     def validate(self, attrs):
         if attrs.get("amount") is None:
@@ -146,7 +171,7 @@ class CheckCalculateInputSerializer(StrictSerializer):
 
 class CheckCommitInputSerializer(CheckCalculateInputSerializer):
     receipt_number = serializers.CharField(max_length=64, help_text=_("Unique per outlet."))
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    occurred_at = AwareDateTimeField(required=False, allow_null=True)
 
 
 class RefundLineInputSerializer(StrictSerializer):
@@ -156,7 +181,7 @@ class RefundLineInputSerializer(StrictSerializer):
 
 class CheckRefundInputSerializer(StrictSerializer):
     lines = RefundLineInputSerializer(many=True, required=False, allow_empty=False)
-    full = serializers.BooleanField(required=False, default=False)
+    full = StrictBooleanField(required=False, default=False)
 
     def validate(self, attrs):
         if attrs.get("full") and attrs.get("lines"):
@@ -171,8 +196,8 @@ class CheckCancelInputSerializer(StrictSerializer):
 
 
 class ConsentsSerializer(StrictSerializer):
-    sms = serializers.BooleanField(required=False)
-    email = serializers.BooleanField(required=False)
+    sms = StrictBooleanField(required=False)
+    email = StrictBooleanField(required=False)
 
 
 class CustomerEnrolInputSerializer(StrictSerializer):
@@ -194,17 +219,19 @@ class EventInputSerializer(StrictSerializer):
     external_id = serializers.CharField(
         max_length=100, help_text=_("The event's id in your system; the award is once per id.")
     )
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    occurred_at = AwareDateTimeField(required=False, allow_null=True)
 
 
 class CustomerLookupQuerySerializer(StrictSerializer):
     phone = serializers.CharField(required=False, max_length=32)
     card = serializers.CharField(required=False, max_length=32)
     code = serializers.CharField(required=False, max_length=6, min_length=6)
+    # API.md: wherever a request names a customer, the id names it too.
+    id = serializers.UUIDField(required=False)
 
     def validate(self, attrs):
         if len(attrs) != 1:
-            raise serializers.ValidationError(_("Give exactly one of phone, card, code."))
+            raise serializers.ValidationError(_("Give exactly one of phone, card, code, id."))
         return attrs
 
 

@@ -6,7 +6,7 @@ import base64
 import binascii
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -69,6 +69,30 @@ class PosApi(APIView):
         except errors.ValidationFailed as exc:
             exc.fields = {f"{field}.{k}": v for k, v in (exc.fields or {}).items()}
             raise
+
+    def over_limit(
+        self, *, customer, lines, now: datetime, occurred_at: datetime | None = None
+    ) -> errors.RedeemLimitExceeded:
+        """API.md: more than ``max_redeemable_points`` is ``redeem_limit_exceeded`` naming the
+        maximum, also when the balance (not the programme's share) is what limits it.
+
+        The engine says ``insufficient_points`` when the request exceeds the balance; the
+        maximum is the same calculation with "max".
+        """
+        quote = check_calculate(
+            program=self.program,
+            outlet=self.outlet,
+            customer=customer,
+            lines=lines,
+            redeem="max",
+            now=now,
+            occurred_at=occurred_at,
+        )
+        quantum = Decimal(1).scaleb(-self.program.precision)
+        limit = quote.result.max_redeemable.quantize(quantum, rounding=ROUND_DOWN)
+        return errors.RedeemLimitExceeded(
+            _("At most %(points)s points can be redeemed on this check.") % {"points": limit}
+        )
 
     def find_check(self, check_id: str) -> Check:
         try:
@@ -192,16 +216,23 @@ class CheckCalculateApi(PosApi):
     def post(self, request):
         data = self.valid(s.CheckCalculateInputSerializer, request.data)
         now = timezone.now()
-        quote = check_calculate(
-            program=self.program,
-            outlet=self.outlet,
-            customer=self.identify(data.get("customer"), now=now),
-            lines=_lines(data["lines"]),
-            redeem=data.get("redeem_points"),
-            now=now,
-        )
+        customer = self.identify(data.get("customer"), now=now)
+        lines = _lines(data["lines"])
+        try:
+            quote = check_calculate(
+                program=self.program,
+                outlet=self.outlet,
+                customer=customer,
+                lines=lines,
+                redeem=data.get("redeem_points"),
+                now=now,
+            )
+        except errors.InsufficientPoints:
+            raise self.over_limit(customer=customer, lines=lines, now=now) from None
+        # An anonymous check has no tier (as its commit says), not the programme's first one.
+        tier = quote.tier if customer is not None else None
         body = _quote_body(
-            quote.result, tier=quote.tier, before=quote.balance_before, after=quote.balance_after
+            quote.result, tier=tier, before=quote.balance_before, after=quote.balance_after
         )
         return render(status.HTTP_200_OK, self.output(s.CheckCalculateOutputSerializer, body))
 
@@ -245,18 +276,27 @@ class CheckCommitApi(PosApi):
 
         def act(key):
             now = timezone.now()
-            done = check_commit(
-                program=self.program,
-                outlet=self.outlet,
-                customer=self.identify(data.get("customer"), now=now),
-                lines=_lines(data["lines"]),
-                redeem=data.get("redeem_points"),
-                receipt_number=data["receipt_number"],
-                source=self.source(),
-                idempotency_key=key,
-                now=now,
-                occurred_at=data.get("occurred_at"),
-            )
+            customer = self.identify(data.get("customer"), now=now)
+            lines = _lines(data["lines"])
+            try:
+                done = check_commit(
+                    program=self.program,
+                    outlet=self.outlet,
+                    customer=customer,
+                    lines=lines,
+                    redeem=data.get("redeem_points"),
+                    receipt_number=data["receipt_number"],
+                    source=self.source(),
+                    idempotency_key=key,
+                    now=now,
+                    occurred_at=data.get("occurred_at"),
+                )
+            except errors.InsufficientPoints:
+                # check_commit rolled back to its savepoint; the account lock is still held,
+                # so the maximum named is the one a retry would get.
+                raise self.over_limit(
+                    customer=customer, lines=lines, now=now, occurred_at=data.get("occurred_at")
+                ) from None
             after = done.balance_after
             if done.result is None:
                 body = _replayed_check_body(done.check, tier=done.tier, after=after)

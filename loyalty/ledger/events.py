@@ -82,7 +82,8 @@ def event_award(
     those locks, so concurrent reports never exceed them. A repeat of (event, external_id)
     returns the first award (``replayed``) and moves nothing. Zero points (a limit, a spent
     budget, no rule) come back with the reason and write nothing.
-    Raises CustomerBlocked, ValidationFailed (bad event or external id).
+    Raises CustomerBlocked, ValidationFailed (bad event or external id), IdempotencyKeyReused
+    (the id was already reported for another customer).
     """
     event, external_id = (event or "").strip(), (external_id or "").strip()
     problems = {}
@@ -99,6 +100,13 @@ def event_award(
     account = _lock_account(account.pk)
     source = event_source(event)
     if (op := _replay(program=program, source=source, idempotency_key=external_id)) is not None:
+        if op.account_id != account.pk:
+            # The id was rewarded to someone else: telling this customer "50 awarded" while
+            # nothing moved would be a lie, and awarding it twice breaks the once-per-id rule.
+            raise errors.IdempotencyKeyReused(
+                _("The event “%(event)s” with this id was reported for another customer.")
+                % {"event": event}
+            )
         return EventAward(
             awarded_points=op.points,
             balance=account_balance(account, now=now),
