@@ -18,6 +18,7 @@ from django.db.models import Count, F, Q, Sum
 
 from customers.models import Customer
 from loyalty import errors
+from loyalty.ledger import signals
 from loyalty.ledger.expiry import ExpiryResult, points_expire  # noqa: F401  (re-exported)
 from loyalty.ledger.models import (
     Account,
@@ -576,7 +577,8 @@ def check_refund(
 
     ``lines`` are (line index, quantity) pairs; ``full`` returns everything not yet returned.
     Several partial refunds may follow one another; together they never exceed the check.
-    Raises CheckAlreadyCancelled, RefundExceedsCheck, ValidationFailed.
+    Raises CheckAlreadyCancelled, RefundExceedsCheck, ValidationFailed. Sends
+    ``check_refunded`` inside the transaction after the movements (not for a replay).
     """
     if check.account_id is None:
         raise errors.ValidationFailed("An anonymous check has no points to refund.")
@@ -643,7 +645,7 @@ def check_refund(
     )
     Account.objects.filter(pk=account.pk).update(lifetime_spend=F("lifetime_spend") - plan.amount)
     _finish(mv, account, now=now)
-    return Refund.objects.create(
+    refund = Refund.objects.create(
         check_obj=check,
         operation=op,
         lines=[{"index": i, "quantity": str(q)} for i, q in sorted(quantities.items()) if q],
@@ -651,6 +653,11 @@ def check_refund(
         clawed_back_points=clawed,
         restored_points=plan.restore,
     )
+    # The check row is locked: its state is what was read plus what was just written.
+    check.status = CheckStatus.REFUNDED if fully else CheckStatus.PARTIALLY_REFUNDED
+    check.refunded_amount += plan.amount
+    signals.check_refunded.send(sender=Check, account=account, check=check, refund=refund, now=now)
+    return refund
 
 
 @transaction.atomic
@@ -662,6 +669,8 @@ def check_cancel(
     Earned points not yet refunded are clawed back, redeemed points not yet restored are given
     back, rule awards are cancelled and their budgets released, the visit is uncounted.
     Returns the operation (None for an anonymous check). Raises CheckAlreadyCancelled.
+    Sends ``check_cancelled`` inside the transaction after the movements (not for an anonymous
+    check, which moved no points, nor for a replay).
     """
     if check.account_id is None:
         check = _lock_check(check.pk)
@@ -707,7 +716,11 @@ def check_cancel(
         lifetime_spend=F("lifetime_spend") - plan.amount,
         lifetime_visits=F("lifetime_visits") - 1,
     )
-    return _finish(mv, account, now=now)
+    op = _finish(mv, account, now=now)
+    check.status = CheckStatus.CANCELLED
+    check.refunded_amount += plan.amount
+    signals.check_cancelled.send(sender=Check, account=account, check=check, operation=op, now=now)
+    return op
 
 
 def _release_awards(check: Check) -> None:

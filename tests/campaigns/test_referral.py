@@ -163,7 +163,6 @@ def test_a_first_check_cancelled_before_the_grant_grants_nothing(program, referr
     friend = friend_of(referrer, program)
     check = purchase(friend, now)
     services.check_cancel(check=check, source="pos", idempotency_key="c1", now=now)
-    signals.check_cancelled.send(sender=Check, account=friend, check=check, operation=None, now=now)
     grant_pending(now)
     assert Referral.objects.get(friend=friend).status == ReferralStatus.CANCELLED
     assert granted_points(friend) == granted_points(referrer) == 0
@@ -190,7 +189,8 @@ def test_granted_then_cancelled_is_reversed_by_the_sweep(program, referrer, now)
     assert balance(referrer, now).available == D(200)
     later = now + timedelta(days=1)
     services.check_cancel(check=check, source="pos", idempotency_key="c1", now=later)
-    # The ledger's cancel does not announce itself yet; the daily sweep catches it.
+    # The reversal queued on the cancel's commit is lost here (no commit in this test, as
+    # when a worker drops it); the daily sweep catches it.
     assert triggers.referrals_sweep(now=later) == 1
     referral = Referral.objects.get(friend=friend)
     assert referral.status == ReferralStatus.REVERSED
@@ -208,7 +208,6 @@ def test_reversal_never_takes_the_balance_below_zero(program, referrer, now):
         account=referrer, points=D(150), source="pos", idempotency_key="spent", now=now
     )
     services.check_cancel(check=check, source="pos", idempotency_key="c1", now=now)
-    signals.check_cancelled.send(sender=Check, account=friend, check=check, operation=None, now=now)
     triggers.referral_reverse(referral_id=Referral.objects.get().pk, now=now)
     assert balance(referrer, now).available == 0
     assert_consistent(now, referrer, friend)

@@ -118,6 +118,35 @@ def test_referral_granted_then_its_check_cancelled_is_taken_back(program, outlet
     assert_consistent(later, referrer, friend)
 
 
+def test_a_cancel_after_the_grant_takes_the_referral_back_at_once(
+    program, outlet, django_capture_on_commit_callbacks, monkeypatch
+):
+    """check_cancel announces itself; the reversal is queued on commit, no sweep needed."""
+    from django.utils import timezone
+
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # run queued tasks in-process
+    now = timezone.now()  # the tasks are doors: they read the clock, so the test follows it
+    referrer, _ = enrol(program, outlet, "+79990000041", now)
+    friend, _ = enrol(
+        program, outlet, "+79990000042", now, referral_code=referrer.customer.referral_code
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        first = commit(friend, outlet, now, amount="800.00")
+    assert Referral.objects.get(friend=friend).status == ReferralStatus.GRANTED
+    assert trigger_points(referrer, "referral:") == D(200)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        check_cancel(check=first.check, source="pos-test", idempotency_key="void", now=now)
+    assert Referral.objects.get(friend=friend).status == ReferralStatus.REVERSED
+    later = timezone.now()
+    assert balance(referrer, later).total == D(100)  # the welcome bonus only
+    assert balance(friend, later).total == D(100)
+    assert triggers.referrals_sweep(now=later) == 0  # nothing left for the daily sweep
+    assert_consistent(later, referrer, friend)
+
+
 def test_own_referral_code_never_makes_a_referral(program, outlet, now):
     referrer, _ = enrol(program, outlet, "+79990000031", now)
     # Enrolling again with one's own code returns the same customer, referred by nobody.

@@ -290,3 +290,62 @@ def test_hold_period_makes_earned_points_pending(outlet, customer, now):
     account = account_of(program, customer)
     assert (balance(account, now).available, balance(account, now).pending) == (D(0), D(25))
     assert balance(account, now + days(14)).available == D(25)
+
+
+@pytest.fixture
+def heard():
+    """What the ledger announces: each signal's kwargs, and the balance a receiver sees then."""
+    from django.db import connection
+
+    from loyalty.ledger import signals
+
+    events = []
+
+    def listen(name):
+        def receiver(sender, *, signal, account, check, now, **kwargs):
+            events.append(
+                {
+                    "heard": name,
+                    "check": check.pk,
+                    "status": check.status,
+                    "available": balance(account, now).available,
+                    "in_transaction": connection.in_atomic_block,
+                    **kwargs,
+                }
+            )
+
+        return receiver
+
+    receivers = {
+        signals.check_refunded: listen("refunded"),
+        signals.check_cancelled: listen("cancelled"),
+    }
+    for signal, receiver in receivers.items():
+        signal.connect(receiver, dispatch_uid=f"test.heard.{id(signal)}")
+    yield events
+    for signal in receivers:
+        signal.disconnect(dispatch_uid=f"test.heard.{id(signal)}")
+
+
+def test_refund_and_cancel_announce_themselves_after_the_movement_once(
+    program, outlet, customer, now, heard
+):
+    check = commit(program, outlet, customer, [latte()], now).check  # earns 25
+    refund = services.check_refund(
+        check=check, lines=[(0, D(1))], source="t", idempotency_key="rf", now=now
+    )
+    services.check_refund(check=check, lines=[(0, D(1))], source="t", idempotency_key="rf", now=now)
+    op = services.check_cancel(check=check, source="t", idempotency_key="c", now=now)
+    services.check_cancel(check=check, source="t", idempotency_key="c", now=now)  # a replay
+    assert [(e["heard"], e["status"], e["available"]) for e in heard] == [
+        ("refunded", CheckStatus.PARTIALLY_REFUNDED, D(13)),
+        ("cancelled", CheckStatus.CANCELLED, D(0)),
+    ]
+    assert heard[0]["refund"] == refund and heard[1]["operation"] == op
+    assert all(e["check"] == check.pk and e["in_transaction"] for e in heard)
+
+
+def test_an_anonymous_cancel_announces_nothing(program, outlet, now, heard):
+    check = commit(program, outlet, None, [latte()], now).check
+    assert services.check_cancel(check=check, source="t", idempotency_key="c", now=now) is None
+    assert heard == []
