@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Sum
 
 from customers.models import Customer
@@ -24,19 +24,18 @@ from loyalty.ledger.models import (
     CheckLine,
     CheckStatus,
     EntryKind,
+    Lot,
     LotKind,
     OperationKind,
     RuleAward,
 )
 from loyalty.ledger.selectors import Balance, account_balance
 from loyalty.ledger.services import (
-    _credit,
     _debit,
     _finish,
     _lock_account,
     _Movements,
     _new_operation,
-    _open_lots,
     _replay,
     account_open,
 )
@@ -68,13 +67,23 @@ class CommittedCheck:
     replayed: bool
 
 
-def customer_state(account: Account, *, now: datetime, balance: Balance) -> engine.CustomerState:
-    limited = [
-        code
-        for code in EarnRule.objects.filter(
-            program_id=account.program_id, limit_per_customer__isnull=False
-        ).values_list("code", flat=True)
-    ]
+def customer_state(
+    account: Account,
+    *,
+    now: datetime,
+    balance: Balance,
+    spec: engine.ProgramSpec | None = None,
+) -> engine.CustomerState:
+    """What the engine knows of the customer. With ``spec``, the rules with a per-customer
+    limit are read from it instead of from the database."""
+    if spec is not None:
+        limited = sorted({r.code for r in spec.rules if r.limit_per_customer is not None})
+    else:
+        limited = list(
+            EarnRule.objects.filter(
+                program_id=account.program_id, limit_per_customer__isnull=False
+            ).values_list("code", flat=True)
+        )
     usage = {}
     if limited:
         usage = dict(
@@ -143,10 +152,15 @@ def check_calculate(
             )
     else:
         balance = account_balance(account, now=now)
-        state = customer_state(account, now=now, balance=balance)
+        state = customer_state(account, now=now, balance=balance, spec=spec)
     result = engine.calculate(spec, state, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
     after = _balance_after(program, balance, result, at=at, now=now)
-    tier = account.tier if account else program.tiers.order_by("rank", "threshold", "id").first()
+    if account is not None:
+        tier = account.tier
+    elif customer is not None:
+        tier = program.tiers.order_by("rank", "threshold", "id").first()
+    else:
+        tier = None  # an anonymous check has no tier
     return CheckQuote(result=result, balance_before=balance, balance_after=after, tier=tier)
 
 
@@ -193,8 +207,11 @@ def check_commit(
         )
     if customer.is_blocked:
         raise errors.CustomerBlocked()
-    account = account_open(program=program, customer=customer, now=now, outlet=outlet)
-    account = _lock_account(account.pk)
+    account = _lock_member_account(program, customer)
+    if account is None:
+        account = account_open(program=program, customer=customer, now=now, outlet=outlet)
+        account = _lock_account(account.pk)
+    account.customer = customer  # the signal receivers read it; no need to load it again
     if (op := _replay(program=program, source=source, idempotency_key=idempotency_key)) is not None:
         check = op.check_obj
         return CommittedCheck(
@@ -204,10 +221,22 @@ def check_commit(
             tier=account.tier,
             replayed=True,
         )
-    spec = loader.program_spec(program, lock_budgets=True)
-    balance = account_balance(account, now=now)
+    loaded = loader.program_load(program, lock_budgets=True)
+    spec = loaded.spec
+    tier = next((t for t in loaded.tiers if t.pk == account.tier_id), None)
+    if tier is not None:
+        account.tier = tier  # the row just read; saves loading it again
+    # The balance at this request's `now`, from the lots themselves. The cached one was written
+    # by whichever commit held the lock last, at its own `now`, which may be later than ours
+    # (we took ours before waiting for the lock): lots it counted as available may still be
+    # pending for us, and the engine would allow a redemption the lots cannot pay.
+    current = list(Lot.objects.filter(account=account).exclude(remaining=0))
+    balance = Balance(
+        available=sum((lot.remaining for lot in current if lot.available_at <= now), ZERO),
+        pending=sum((lot.remaining for lot in current if lot.available_at > now), ZERO),
+    )
     tier_before = account.tier
-    state = customer_state(account, now=now, balance=balance)
+    state = customer_state(account, now=now, balance=balance, spec=spec)
     result = engine.calculate(spec, state, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
     check = _create_check(program, outlet, account, lines, result, receipt_number, at)
     op = _new_operation(
@@ -221,33 +250,34 @@ def check_commit(
         description=f"Check {receipt_number}",
     )
     mv = _Movements(op)
-    if result.redeemed_points:
-        _debit(
-            mv,
-            _open_lots(mv, account, now=now, include_pending=False),
-            amount=result.redeemed_points,
-            kind=EntryKind.REDEEM,
-        )
-    rules = {
-        r.code: r
-        for r in EarnRule.objects.filter(
-            program=program, code__in=[row.rule for row in result.breakdown]
-        ).only("id", "code", "budget_points")
-    }
-    awards = []
-    for row in result.breakdown:
-        if row.points <= 0:
-            continue
-        lifetime = row.lifetime_days if row.lifetime_days is not None else program.lifetime_days
-        _credit(
+    earning = [row for row in result.breakdown if row.points > 0]
+    if result.redeemed_points or earning:
+        # The lots read for the balance serve the redemption and the debts new lots repay.
+        if result.redeemed_points:
+            burnt = _debit(
+                mv,
+                _fifo([lot for lot in current if lot.remaining > 0 and lot.available_at <= now]),
+                amount=result.redeemed_points,
+                kind=EntryKind.REDEEM,
+            )
+            if burnt != result.redeemed_points:  # never a discount the lots did not pay for
+                raise errors.InsufficientPoints(
+                    f"Requested {result.redeemed_points} points, the lots hold {burnt}."
+                )
+        _credit_earned(
             mv,
             account,
-            amount=row.points,
-            kind=LotKind.EARN,
-            available_at=at + timedelta(days=program.hold_days),
-            expires_at=at + timedelta(days=lifetime) if lifetime else None,
-            rule_code=row.rule,
+            earning,
+            debts=sorted(
+                (lot for lot in current if lot.kind == LotKind.DEBT and lot.remaining != 0),
+                key=lambda lot: lot.pk,
+            ),
+            at=at,
+            program=program,
         )
+    rules = loaded.rules
+    awards = []
+    for row in earning:
         rule = rules.get(row.rule)
         awards.append(
             RuleAward(
@@ -264,10 +294,12 @@ def check_commit(
         last_purchase_at=at,
     )
     _finish(mv, account, now=now)
-    account.refresh_from_db(
-        fields=["lifetime_spend", "lifetime_visits", "lifetime_earned", "last_purchase_at"]
-    )
-    account_tier_upgrade(account, now=now)
+    # The row is locked: its counters are what was read plus what was just added.
+    account.lifetime_spend += result.payable
+    account.lifetime_visits += 1
+    account.lifetime_earned += result.earned_points
+    account.last_purchase_at = at
+    account_tier_upgrade(account, now=now, tiers=loaded.tiers)
     signals.check_committed.send(sender=Check, account=account, check=check, result=result, now=now)
     return CommittedCheck(
         check=check,
@@ -276,6 +308,70 @@ def check_commit(
         tier=tier_before,
         replayed=False,
     )
+
+
+def _lock_member_account(program: Program, customer: Customer) -> Account | None:
+    """The customer's account in ``program``, locked; None if it has none.
+
+    Only the account row, and without joins: a join would lock the programme row too
+    (serialising every account of the programme), and PostgreSQL's re-check of a row that was
+    updated while we waited returns NULLs for an outer-joined tier.
+    """
+    account = (
+        Account.objects.select_for_update(of=("self",))
+        .filter(program=program, customer=customer)
+        .first()
+    )
+    if account is not None:
+        account.program = program
+    return account
+
+
+def _fifo(lots: list) -> list:
+    """Redemption order, as ``_open_lots``: what expires first, then what matured first."""
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(lots, key=lambda lot: (lot.expires_at or far, lot.available_at, lot.pk))
+
+
+def _credit_earned(mv, account, rows, *, debts, at, program) -> None:
+    """``_credit`` for all of a check's rule rows at once: one insert of the lots, and the debts
+    (read once with the redemption's lots) repaid from them in order, as ``_credit`` would."""
+    if not rows:
+        return
+    lots = [
+        Lot(
+            account=account,
+            operation=mv.operation,
+            kind=LotKind.EARN,
+            amount=row.points,
+            remaining=ZERO,
+            available_at=at + timedelta(days=program.hold_days),
+            expires_at=at + timedelta(days=lifetime)
+            if (lifetime := _lifetime(row, program))
+            else None,
+            rule_code=row.rule,
+        )
+        for row in rows
+    ]
+    if connection.features.can_return_rows_from_bulk_insert:
+        lots = Lot.objects.bulk_create(lots)
+    else:
+        for lot in lots:
+            lot.save(force_insert=True)
+    for lot in lots:
+        mv.move(lot, lot.amount, EntryKind.EARN)
+        for debt in debts:
+            if lot.remaining == 0:
+                break
+            if debt.remaining >= 0:
+                continue
+            repay = min(-debt.remaining, lot.remaining)
+            mv.move(lot, -repay, EntryKind.REPAY)
+            mv.move(debt, repay, EntryKind.REPAY)
+
+
+def _lifetime(row, program) -> int | None:
+    return row.lifetime_days if row.lifetime_days is not None else program.lifetime_days
 
 
 def _create_check(program, outlet, account, lines, result, receipt_number, at) -> Check:
@@ -382,17 +478,27 @@ def account_qualification_value(account: Account, *, now: datetime) -> Decimal:
     return checks.aggregate(p=Sum("earned_points"))["p"] or ZERO
 
 
-def account_tier_upgrade(account: Account, *, now: datetime) -> Tier | None:
+def account_tier_upgrade(
+    account: Account, *, now: datetime, tiers: Sequence[Tier] | None = None
+) -> Tier | None:
     """Move the account up to the highest tier it qualifies for; never down (that is nightly).
 
-    The caller holds the account lock. Returns the new tier, or None if it did not change.
+    The caller holds the account lock. ``tiers``, if given, are the programme's tiers already
+    read. Returns the new tier, or None if it did not change.
     """
     value = account_qualification_value(account, now=now)
-    best = (
-        Tier.objects.filter(program_id=account.program_id, threshold__lte=value)
-        .order_by("-rank", "-threshold")
-        .first()
-    )
+    if tiers is None:
+        best = (
+            Tier.objects.filter(program_id=account.program_id, threshold__lte=value)
+            .order_by("-rank", "-threshold")
+            .first()
+        )
+    else:
+        best = max(
+            (t for t in tiers if t.threshold <= value),
+            key=lambda t: (t.rank, t.threshold),
+            default=None,
+        )
     current = account.tier
     if best is None or (current is not None and best.rank <= current.rank):
         return None

@@ -7,8 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import time
 from decimal import Decimal
 
+from django.db.models import Exists, OuterRef
+
 from loyalty.rules import engine
-from loyalty.rules.models import Category, EarnRule, ProductSet, Program, RedemptionPolicy
+from loyalty.rules.models import Category, EarnRule, ProductSet, Program, RedemptionPolicy, Tier
 
 # Other apps adapt rule specs without this app importing them (a campaign's window, audience
 # and shared budget; a personal offer's code): each provider takes (program, active rules) and
@@ -50,18 +52,50 @@ def _decimal(value) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+@dataclasses.dataclass(frozen=True)
+class LoadedProgram:
+    """The engine's spec plus the rows it was built from that a commit needs again."""
+
+    spec: engine.ProgramSpec
+    rules: Mapping[str, EarnRule]  # the active rules by code
+    tiers: Sequence[Tier]  # by rank, threshold, id
+
+
 def program_spec(program: Program, *, lock_budgets: bool = False) -> engine.ProgramSpec:
     """The programme as the engine sees it.
 
     ``lock_budgets`` locks the rows of rules that have a points budget (ordered by id), so a
     committing check reads a budget no concurrent check can spend at the same time.
     """
+    return program_load(program, lock_budgets=lock_budgets).spec
+
+
+def program_load(program: Program, *, lock_budgets: bool = False) -> LoadedProgram:
+    """``program_spec`` and the rule and tier rows behind it, in the same queries."""
     children: dict[str, list[str]] = {}
     for code, parent in Category.objects.filter(program=program).values_list(
         "code", "parent__code"
     ):
         if parent:
             children.setdefault(parent, []).append(code)
+    # Which sets the programme's accrual and redemption exclude, read with the sets themselves
+    # (instead of one query per many-to-many).
+    product_sets = list(
+        ProductSet.objects.filter(program=program)
+        .annotate(
+            in_accrual_exclude=Exists(
+                Program.accrual_exclude.through.objects.filter(
+                    program_id=program.pk, productset_id=OuterRef("pk")
+                )
+            ),
+            in_redemption_exclude=Exists(
+                RedemptionPolicy.exclude.through.objects.filter(
+                    redemptionpolicy__program_id=program.pk, productset_id=OuterRef("pk")
+                )
+            ),
+        )
+        .order_by("code")
+    )
     sets = {
         ps.code: engine.ProductSetSpec(
             code=ps.code,
@@ -69,8 +103,9 @@ def program_spec(program: Program, *, lock_budgets: bool = False) -> engine.Prog
             skus=frozenset(ps.skus),
             exclude_skus=frozenset(ps.exclude_skus),
         )
-        for ps in ProductSet.objects.filter(program=program).order_by("code")
+        for ps in product_sets
     }
+    tier_rows = list(program.tiers.order_by("rank", "threshold", "id"))
     tiers = tuple(
         engine.TierSpec(
             code=t.code,
@@ -80,9 +115,9 @@ def program_spec(program: Program, *, lock_budgets: bool = False) -> engine.Prog
             earn_percent=t.earn_percent,
             max_share=t.max_share,
         )
-        for t in program.tiers.order_by("rank", "threshold", "id")
+        for t in tier_rows
     )
-    policy = RedemptionPolicy.objects.filter(program=program).prefetch_related("exclude").first()
+    policy = RedemptionPolicy.objects.filter(program=program).first()
     if policy is None:
         # A programme without a policy allows no redemption at all.
         redemption = engine.RedemptionSpec(
@@ -100,7 +135,7 @@ def program_spec(program: Program, *, lock_budgets: bool = False) -> engine.Prog
             min_order_amount=policy.min_order_amount,
             min_balance=policy.min_balance,
             max_points_per_check=policy.max_points_per_check,
-            exclude=tuple(sorted(ps.code for ps in policy.exclude.all())),
+            exclude=tuple(sorted(ps.code for ps in product_sets if ps.in_redemption_exclude)),
             allow_promo_items=policy.allow_promo_items,
             earn_on_redeemed=policy.earn_on_redeemed,
         )
@@ -126,7 +161,7 @@ def program_spec(program: Program, *, lock_budgets: bool = False) -> engine.Prog
         for rule in active
         if not (rule.pk in overrides and overrides[rule.pk] is None)
     )
-    return engine.ProgramSpec(
+    spec = engine.ProgramSpec(
         code=program.code,
         timezone=program.timezone,
         precision=program.precision,
@@ -134,13 +169,14 @@ def program_spec(program: Program, *, lock_budgets: bool = False) -> engine.Prog
         point_value=program.point_value,
         lifetime_days=program.lifetime_days,
         hold_days=program.hold_days,
-        accrual_exclude=tuple(sorted(ps.code for ps in program.accrual_exclude.all())),
+        accrual_exclude=tuple(sorted(ps.code for ps in product_sets if ps.in_accrual_exclude)),
         accrual_promo_items=program.accrual_promo_items,
         redemption=redemption,
         product_sets=sets,
         tiers=tiers,
         rules=rules,
     )
+    return LoadedProgram(spec=spec, rules={rule.code: rule for rule in active}, tiers=tier_rows)
 
 
 def _rule_spec(rule: EarnRule, locked_budget_used: dict[int, Decimal]) -> engine.RuleSpec:

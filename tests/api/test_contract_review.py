@@ -24,6 +24,13 @@ def member(program, outlet):
     return customer
 
 
+@pytest.fixture(autouse=True)
+def _english(client, anon_client):
+    # The messages asserted below are the English source strings, whatever LANGUAGE_CODE says.
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    anon_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 def post(client, url, body, key=None):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     return client.post(url, body, format="json", **headers)
@@ -197,3 +204,63 @@ def test_event_id_of_another_customer_is_409_and_moves_nothing(client, program, 
     # The same customer repeating the report still gets the first answer.
     again = post(client, "/api/v1/events", {**body, "customer": {"phone": "+79990000001"}})
     assert again.status_code == 201 and again.json() == awarded.json()
+
+
+# --- commit credits all rule rows in one insert; a debt is still repaid first, in order -------
+
+
+def test_commit_earnings_repay_a_refund_debt_first(client, program, outlet):
+    from decimal import Decimal
+
+    from loyalty.ledger.models import Entry, EntryKind, Lot, LotKind
+    from loyalty.ledger.services import ledger_reconcile, points_redeem
+
+    customer = CustomerFactory(phone=PHONE)
+    account = account_open(program=program, customer=customer, now=timezone.now(), outlet=outlet)
+    me = {"phone": PHONE}
+    first = post(
+        client,
+        "/api/v1/checks",
+        {"customer": me, "lines": [latte()], "receipt_number": "A"},
+        key="a",
+    )
+    assert first.json()["earned_points"] == "45"  # 5 % of 500 + 2 lattes × 10
+    points_redeem(
+        account=account, points=Decimal(45), source="t", idempotency_key="x", now=timezone.now()
+    )
+    refund = post(client, f"/api/v1/checks/{first.json()['id']}/refunds", {"full": True}, key="r")
+    assert refund.json()["balance"]["available"] == "-45"
+
+    # One latte, 250.00: tier 12 + latte 10 = 22, all of it repays the debt: −45 + 22 = −23.
+    second = post(
+        client,
+        "/api/v1/checks",
+        {"customer": me, "lines": [latte(qty="1")], "receipt_number": "B"},
+        key="b",
+    )
+    assert second.status_code == 201, second.content
+    assert second.json()["balance"]["available_after"] == "-23"
+    debts = Lot.objects.filter(account=account, kind=LotKind.DEBT).order_by("pk")
+    # The refund left two debts (20, then 25); the oldest is repaid first, lot after lot.
+    assert [d.remaining for d in debts] == [0, -23]
+
+    # Four lattes, 1000.00: tier 50 + lattes 40 = 90; the first lot (tier, 50) repays the 23.
+    third = post(
+        client,
+        "/api/v1/checks",
+        {"customer": me, "lines": [latte(qty="4")], "receipt_number": "C"},
+        key="c",
+    )
+    assert third.json()["balance"]["available_after"] == "67"
+    assert [d.remaining for d in debts.all()] == [0, 0]
+    lots = {
+        lot.rule_code: lot.remaining
+        for lot in Lot.objects.filter(operation__check_obj__receipt_number="C")
+    }
+    assert lots == {"tier:base": 27, "latte": 40}
+    repaid = Entry.objects.filter(
+        operation__check_obj__receipt_number="C", kind=EntryKind.REPAY
+    ).values_list("amount", flat=True)
+    assert sorted(repaid) == [-23, 23]
+    assert Account.objects.get(pk=account.pk).available == 67
+    assert ledger_reconcile(now=timezone.now()) == []
