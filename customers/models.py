@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from customers.phones import phone_mask
+
 
 def new_referral_code() -> str:
     # 8 characters from an alphabet without look-alikes: easy to dictate, 32^8 ≈ 10^12 codes.
@@ -77,10 +79,8 @@ class Customer(models.Model):
 
     @property
     def phone_masked(self) -> str:
-        """+79991234567 → +7999***4567: enough for a cashier to confirm, too little to misuse."""
-        if not self.phone:
-            return ""
-        return f"{self.phone[:5]}***{self.phone[-4:]}" if len(self.phone) > 9 else "***"
+        """+79991234567 → +7999***4567 (see ``phone_mask``)."""
+        return phone_mask(self.phone)
 
 
 class CodePurpose(models.TextChoices):

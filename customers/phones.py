@@ -25,3 +25,13 @@ def phone_normalise(raw: str, *, region: str, field: str = "phone") -> str:
         message = _("Enter a valid phone number.")
         raise errors.ValidationFailed(message, fields={field: [message]})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_mask(phone: str) -> str:
+    """+79991234567 → +7999***4567: enough for a cashier to confirm, too little to misuse.
+
+    The form for anything a person other than the customer reads: logs, the till, the cabinet.
+    """
+    if not phone:
+        return ""
+    return f"{phone[:5]}***{phone[-4:]}" if len(phone) > 9 else "***"
