@@ -101,7 +101,11 @@ def campaign_rules_sync(*, campaign: Campaign) -> int:
 
 
 def _locked(campaign: Campaign) -> Campaign:
-    return Campaign.objects.select_for_update().select_related("program").get(pk=campaign.pk)
+    return (
+        Campaign.objects.select_for_update(of=("self",))
+        .select_related("program")
+        .get(pk=campaign.pk)
+    )
 
 
 REFUSALS = {

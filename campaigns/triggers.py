@@ -82,7 +82,11 @@ def _trigger_grant(
     Lock order: the account, then the TriggerConfig row (only when a budget is set).
     """
     with transaction.atomic():
-        account = Account.objects.select_for_update().select_related("program").get(pk=account.pk)
+        account = (
+            Account.objects.select_for_update(of=("self",))
+            .select_related("program")
+            .get(pk=account.pk)
+        )
         replay = Operation.objects.filter(
             program_id=account.program_id, source=SOURCE, idempotency_key=key
         ).first()
@@ -420,7 +424,7 @@ def _lock_accounts(*ids: int | None) -> dict[int, Account]:
     wanted = sorted({i for i in ids if i is not None})
     return {
         a.pk: a
-        for a in Account.objects.select_for_update()
+        for a in Account.objects.select_for_update(of=("self",))
         .select_related("program", "customer")
         .filter(pk__in=wanted)
         .order_by("pk")

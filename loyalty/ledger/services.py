@@ -72,7 +72,11 @@ def account_open(*, program: Program, customer: Customer, now: datetime, outlet=
 
 
 def _lock_account(account_id: int) -> Account:
-    return Account.objects.select_for_update().select_related("program").get(pk=account_id)
+    # of=self: the joined programme row must stay unlocked, or every account of a programme
+    # would queue behind every other (DESIGN invariant 5).
+    return (
+        Account.objects.select_for_update(of=("self",)).select_related("program").get(pk=account_id)
+    )
 
 
 def _refresh_balances(account: Account, *, now: datetime) -> None:

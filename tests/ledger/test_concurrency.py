@@ -8,7 +8,7 @@ from django.db import connection, connections, transaction
 
 from loyalty import errors
 from loyalty.ledger import services
-from loyalty.ledger.models import Account, Operation
+from loyalty.ledger.models import Operation
 from tests.factories import AccountFactory, ProgramFactory
 from tests.ledger.helpers import D, assert_consistent, balance, grant
 
@@ -79,7 +79,8 @@ def test_two_accounts_do_not_block_each_other(on_postgres, now):
 
     def hold_lock_on_a():
         with transaction.atomic():
-            Account.objects.select_for_update().get(pk=a.pk)
+            # The ledger's own lock (it joins the programme): it must not lock the programme row.
+            services._lock_account(a.pk)
             locked.set()
             release.wait(10)
 
