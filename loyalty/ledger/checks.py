@@ -1,13 +1,14 @@
 """Calculating and committing a check: the engine's result, written to the ledger.
 
 ``check_calculate`` and ``check_commit`` run the same engine on the same inputs; commit does it
-again under the account lock (and the locks of budgeted rules), so a preview that went stale
-between the two never over-redeems or overspends a budget.
+again under the account lock, and once more under the locks of the budgeted rules the check
+awards from (``calculate_with_budget_locks``), so a preview that went stale between the two
+never over-redeems or overspends a budget, and a check no budget pays for waits for no budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -73,10 +74,13 @@ def customer_state(
     now: datetime,
     balance: Balance,
     spec: engine.ProgramSpec | None = None,
+    limited: Iterable[str] | None = None,
 ) -> engine.CustomerState:
-    """What the engine knows of the customer. With ``spec``, the rules with a per-customer
-    limit are read from it instead of from the database."""
-    if spec is not None:
+    """What the engine knows of the customer. The codes of the rules with a per-customer limit
+    are ``limited``, or read from ``spec``, or else from the database."""
+    if limited is not None:
+        limited = sorted(set(limited))
+    elif spec is not None:
         limited = sorted({r.code for r in spec.rules if r.limit_per_customer is not None})
     else:
         limited = list(
@@ -104,6 +108,37 @@ def customer_state(
         rule_usage=usage,
         offers=frozenset(extra.get("offers", ())),
     )
+
+
+def limited_rule_codes(loaded: loader.LoadedProgram) -> list[str]:
+    """The active rules with a per-customer limit: every rule any of the specs
+    ``calculate_with_budget_locks`` builds from ``loaded`` may contain."""
+    return sorted(
+        code for code, rule in loaded.rules.items() if rule.limit_per_customer is not None
+    )
+
+
+def calculate_with_budget_locks(
+    loaded: loader.LoadedProgram, calculate: Callable[[engine.ProgramSpec], engine.CheckResult]
+) -> tuple[loader.LoadedProgram, engine.CheckResult]:
+    """``calculate`` (the engine on a fixed customer and check) with the budgets it spends
+    locked. The caller holds the account lock.
+
+    First without budget locks; then, if the result awards budgeted points, lock exactly those
+    rules (and their campaigns' other budgeted rules) by id, re-read their budgets and
+    calculate again. If that run awards from a budgeted rule not yet locked (a budget raised
+    meanwhile), lock the union and repeat: the set only grows, so this ends. A check that
+    spends no budget takes no budget lock and never queues behind one.
+    """
+    result = calculate(loaded.spec)
+    for _ in range(len(loaded.rules) + 1):
+        needed = loader.budget_rows_to_lock(loaded, result)
+        if needed <= loaded.locked:
+            loader.assert_budgets_locked(loaded, result)
+            return loaded, result
+        loaded = loader.lock_budget_rows(loaded, needed)
+        result = calculate(loaded.spec)
+    raise loader.BudgetNotLocked("The budget locks did not settle.")  # the set only grows
 
 
 def _check_input(lines, *, outlet: Outlet, at: datetime, redeem) -> engine.CheckInput:
@@ -190,7 +225,8 @@ def check_commit(
 ) -> CommittedCheck:
     """Commit a check: redeem, earn per rule, count the visit, upgrade the tier.
 
-    Locks the account, then the budgeted rules (by id); re-runs the engine under those locks.
+    Locks the account and runs the engine; then locks the budgeted rules the check awards from
+    (by id) and runs it again with their budgets as locked (``calculate_with_budget_locks``).
     A replay of the same (source, idempotency key) returns the first check unchanged.
     Raises CustomerBlocked, ValidationFailed (receipt number reused) and calculation errors.
     """
@@ -221,8 +257,7 @@ def check_commit(
             tier=account.tier,
             replayed=True,
         )
-    loaded = loader.program_load(program, lock_budgets=True)
-    spec = loaded.spec
+    loaded = loader.program_load(program)
     tier = next((t for t in loaded.tiers if t.pk == account.tier_id), None)
     if tier is not None:
         account.tier = tier  # the row just read; saves loading it again
@@ -236,8 +271,11 @@ def check_commit(
         pending=sum((lot.remaining for lot in current if lot.available_at > now), ZERO),
     )
     tier_before = account.tier
-    state = customer_state(account, now=now, balance=balance, spec=spec)
-    result = engine.calculate(spec, state, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
+    state = customer_state(account, now=now, balance=balance, limited=limited_rule_codes(loaded))
+    check_input = _check_input(lines, outlet=outlet, at=at, redeem=redeem)
+    loaded, result = calculate_with_budget_locks(
+        loaded, lambda spec: engine.calculate(spec, state, check_input)
+    )
     check = _create_check(program, outlet, account, lines, result, receipt_number, at)
     op = _new_operation(
         account,
@@ -285,7 +323,7 @@ def check_commit(
             )
         )
         if rule is not None and rule.budget_points is not None:
-            EarnRule.objects.filter(pk=rule.pk).update(budget_used=F("budget_used") + row.points)
+            _spend_budget(loaded, rule, row.points)
     RuleAward.objects.bulk_create(awards)
     Account.objects.filter(pk=account.pk).update(
         lifetime_spend=F("lifetime_spend") + result.payable,
@@ -308,6 +346,13 @@ def check_commit(
         tier=tier_before,
         replayed=False,
     )
+
+
+def _spend_budget(loaded: loader.LoadedProgram, rule: EarnRule, points: Decimal) -> None:
+    """Add ``points`` to the rule's ``budget_used``; only under its row lock."""
+    if rule.pk not in loaded.locked:
+        raise loader.BudgetNotLocked(f"Rule {rule.code} spends its budget without its row lock.")
+    EarnRule.objects.filter(pk=rule.pk).update(budget_used=F("budget_used") + points)
 
 
 def _lock_member_account(program: Program, customer: Customer) -> Account | None:

@@ -18,7 +18,12 @@ from django.utils.translation import gettext as _
 from customers.models import Customer
 from loyalty import errors
 from loyalty.ledger import signals
-from loyalty.ledger.checks import customer_state
+from loyalty.ledger.checks import (
+    _spend_budget,
+    calculate_with_budget_locks,
+    customer_state,
+    limited_rule_codes,
+)
 from loyalty.ledger.models import Account, LotKind, Operation, OperationKind, RuleAward
 from loyalty.ledger.selectors import Balance, account_balance
 from loyalty.ledger.services import (
@@ -78,10 +83,11 @@ def event_award(
 ) -> EventAward:
     """Award the programme's rules for ``event`` to the customer, once per ``external_id``.
 
-    Locks the account, then the budgeted rules; per-customer limits and budgets are read under
-    those locks, so concurrent reports never exceed them. A repeat of (event, external_id)
-    returns the first award (``replayed``) and moves nothing. Zero points (a limit, a spent
-    budget, no rule) come back with the reason and write nothing.
+    Locks the account, then the budgeted rules the award spends (``calculate_with_budget_locks``);
+    per-customer limits and budgets are read under those locks, so concurrent reports never
+    exceed them, and an event no budget pays for waits for no budget. A repeat of
+    (event, external_id) returns the first award (``replayed``) and moves nothing. Zero points
+    (a limit, a spent budget, no rule) come back with the reason and write nothing.
     Raises CustomerBlocked, ValidationFailed (bad event or external id), IdempotencyKeyReused
     (the id was already reported for another customer).
     """
@@ -113,18 +119,22 @@ def event_award(
             operation=op,
             replayed=True,
         )
-    spec = loader.program_spec(program, lock_budgets=True)
-    state = customer_state(account, now=now, balance=account_balance(account, now=now))
-    result = engine.calculate(
-        spec,
-        state,
-        engine.CheckInput(
-            lines=(),
-            now=at,
-            outlet=outlet.code if outlet else None,
-            channel=outlet.channel if outlet else None,
-            event=event,
-        ),
+    loaded = loader.program_load(program)
+    state = customer_state(
+        account,
+        now=now,
+        balance=account_balance(account, now=now),
+        limited=limited_rule_codes(loaded),
+    )
+    check_input = engine.CheckInput(
+        lines=(),
+        now=at,
+        outlet=outlet.code if outlet else None,
+        channel=outlet.channel if outlet else None,
+        event=event,
+    )
+    loaded, result = calculate_with_budget_locks(
+        loaded, lambda spec: engine.calculate(spec, state, check_input)
     )
     rows = [row for row in result.breakdown if row.points > 0]
     if not rows:
@@ -145,12 +155,7 @@ def event_award(
         meta={"event": event, "external_id": external_id},
     )
     mv = _Movements(op)
-    rules = {
-        r.code: r
-        for r in EarnRule.objects.filter(program=program, code__in=[row.rule for row in rows]).only(
-            "id", "code", "budget_points"
-        )
-    }
+    rules = loaded.rules  # budgets as re-read under the locks
     awards = []
     total = ZERO
     for row in rows:
@@ -171,7 +176,7 @@ def event_award(
             )
         )
         if rule is not None and rule.budget_points is not None:
-            EarnRule.objects.filter(pk=rule.pk).update(budget_used=F("budget_used") + row.points)
+            _spend_budget(loaded, rule, row.points)
         total += row.points
     RuleAward.objects.bulk_create(awards)
     Account.objects.filter(pk=account.pk).update(lifetime_earned=F("lifetime_earned") + total)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import time
 from decimal import Decimal
 
@@ -15,7 +15,9 @@ from loyalty.rules.models import Category, EarnRule, ProductSet, Program, Redemp
 # Other apps adapt rule specs without this app importing them (a campaign's window, audience
 # and shared budget; a personal offer's code): each provider takes (program, active rules) and
 # returns {rule pk: {RuleSpec field: value}} to replace fields, or {rule pk: None} to leave
-# the rule out. Called after the budget locks, so budgets read there are current.
+# the rule out. A provider that sets ``budget_left`` must compute it from the ``budget_used``
+# of rules it reads fresh from the database: ``lock_budget_rows`` calls the providers again
+# after it has locked the rules that award, so the figure it computes then is current.
 RuleOverridesProvider = Callable[[Program, Sequence[EarnRule]], Mapping[int, dict | None]]
 rule_overrides_providers: list[RuleOverridesProvider] = []
 
@@ -59,19 +61,29 @@ class LoadedProgram:
     spec: engine.ProgramSpec
     rules: Mapping[str, EarnRule]  # the active rules by code
     tiers: Sequence[Tier]  # by rank, threshold, id
+    program: Program | None = None
+    overrides: Mapping[int, dict | None] = dataclasses.field(default_factory=dict)
+    # Rule rows this transaction holds ``FOR UPDATE`` (``lock_budget_rows``), their budgets
+    # re-read under the lock. Only these may award budgeted points in a committed result.
+    locked: frozenset[int] = frozenset()
 
 
-def program_spec(program: Program, *, lock_budgets: bool = False) -> engine.ProgramSpec:
-    """The programme as the engine sees it.
+class BudgetNotLocked(RuntimeError):
+    """A result about to be written awards from a budget whose row is not locked (a bug)."""
 
-    ``lock_budgets`` locks the rows of rules that have a points budget (ordered by id), so a
-    committing check reads a budget no concurrent check can spend at the same time.
+
+def program_spec(program: Program) -> engine.ProgramSpec:
+    """The programme as the engine sees it (no locks: budgets as last committed)."""
+    return program_load(program).spec
+
+
+def program_load(program: Program) -> LoadedProgram:
+    """``program_spec`` and the rule and tier rows behind it, in the same queries.
+
+    Takes no lock. A commit runs the engine on this spec, then ``lock_budget_rows`` on
+    ``budget_rows_to_lock`` of the result and runs it again (see ``ledger.checks``), so only
+    the budgets a check actually spends are locked.
     """
-    return program_load(program, lock_budgets=lock_budgets).spec
-
-
-def program_load(program: Program, *, lock_budgets: bool = False) -> LoadedProgram:
-    """``program_spec`` and the rule and tier rows behind it, in the same queries."""
     children: dict[str, list[str]] = {}
     for code, parent in Category.objects.filter(program=program).values_list(
         "code", "parent__code"
@@ -139,28 +151,12 @@ def program_load(program: Program, *, lock_budgets: bool = False) -> LoadedProgr
             allow_promo_items=policy.allow_promo_items,
             earn_on_redeemed=policy.earn_on_redeemed,
         )
-    rules_qs = (
+    active = list(
         EarnRule.objects.filter(program=program, is_active=True)
         .prefetch_related("outlets", "tiers", "include", "exclude")
         .order_by("-priority", "code")
     )
-    budgets: dict[int, Decimal] = {}
-    if lock_budgets:
-        budgets = dict(
-            EarnRule.objects.select_for_update()
-            .filter(program=program, is_active=True, budget_points__isnull=False)
-            .order_by("pk")
-            .values_list("pk", "budget_used")
-        )
-    active = list(rules_qs)
-    overrides: dict[int, dict | None] = {}
-    for provider in rule_overrides_providers:
-        overrides.update(provider(program, active))
-    rules = tuple(
-        dataclasses.replace(_rule_spec(rule, budgets), **(overrides.get(rule.pk) or {}))
-        for rule in active
-        if not (rule.pk in overrides and overrides[rule.pk] is None)
-    )
+    overrides = _overrides(program, active)
     spec = engine.ProgramSpec(
         code=program.code,
         timezone=program.timezone,
@@ -174,15 +170,114 @@ def program_load(program: Program, *, lock_budgets: bool = False) -> LoadedProgr
         redemption=redemption,
         product_sets=sets,
         tiers=tiers,
-        rules=rules,
+        rules=_rule_specs(active, overrides),
     )
-    return LoadedProgram(spec=spec, rules={rule.code: rule for rule in active}, tiers=tier_rows)
+    return LoadedProgram(
+        spec=spec,
+        rules={rule.code: rule for rule in active},
+        tiers=tier_rows,
+        program=program,
+        overrides=overrides,
+    )
 
 
-def _rule_spec(rule: EarnRule, locked_budget_used: dict[int, Decimal]) -> engine.RuleSpec:
+def _overrides(program: Program, active: Sequence[EarnRule]) -> dict[int, dict | None]:
+    overrides: dict[int, dict | None] = {}
+    for provider in rule_overrides_providers:
+        overrides.update(provider(program, active))
+    return overrides
+
+
+def _rule_specs(
+    active: Sequence[EarnRule], overrides: Mapping[int, dict | None]
+) -> tuple[engine.RuleSpec, ...]:
+    return tuple(
+        dataclasses.replace(_rule_spec(rule), **(overrides.get(rule.pk) or {}))
+        for rule in active
+        if not (rule.pk in overrides and overrides[rule.pk] is None)
+    )
+
+
+# --- budget locks --------------------------------------------------------------------------------
+
+
+def _budgeted(spec: engine.RuleSpec, row: EarnRule) -> bool:
+    return spec.budget_left is not None or row.budget_points is not None
+
+
+def budget_rows_to_lock(loaded: LoadedProgram, result: engine.CheckResult) -> frozenset[int]:
+    """The rule rows a commit of ``result`` must hold locked: every budgeted rule it awards
+    points from, and for a campaign's rule every budgeted rule of that campaign in the spec
+    (the campaign's budget left is its budget minus all its rules' ``budget_used``)."""
+    specs = {rule.code: rule for rule in loaded.spec.rules}
+    needed: set[int] = set()
+    campaigns: set[str] = set()
+    for row in result.breakdown:
+        spec, rule = specs.get(row.rule), loaded.rules.get(row.rule)
+        if row.points <= 0 or spec is None or rule is None or not _budgeted(spec, rule):
+            continue  # tier rows ("tier:base") and unbudgeted rules spend no shared figure
+        needed.add(rule.pk)
+        if spec.campaign is not None:
+            campaigns.add(spec.campaign)
+    if campaigns:
+        for spec in loaded.spec.rules:
+            rule = loaded.rules[spec.code]
+            if spec.campaign in campaigns and _budgeted(spec, rule):
+                needed.add(rule.pk)
+    return frozenset(needed)
+
+
+def lock_budget_rows(loaded: LoadedProgram, pks: Iterable[int]) -> LoadedProgram:
+    """Lock ``pks`` with the rows already locked (``SELECT … FOR UPDATE`` ordered by id, in
+    one query), re-read their budgets, and rebuild the spec from them.
+
+    The providers run again when a locked rule's spec took its budget from them (a
+    campaign's shared budget), so they read ``budget_used`` after the lock. A rule that was
+    deleted or deactivated meanwhile leaves the spec. Rows outside ``locked`` keep the budgets
+    read before: they may decide that a rule is spent, never that it awards (see
+    ``assert_budgets_locked``).
+    """
+    assert loaded.program is not None, "lock_budget_rows needs a LoadedProgram from program_load"
+    wanted = loaded.locked | frozenset(pks)
+    fresh = {
+        pk: (is_active, budget_points, budget_used)
+        for pk, is_active, budget_points, budget_used in EarnRule.objects.select_for_update()
+        .filter(program=loaded.program, pk__in=sorted(wanted))
+        .order_by("pk")
+        .values_list("pk", "is_active", "budget_points", "budget_used")
+    }
+    active = []
+    for rule in loaded.rules.values():
+        if rule.pk in wanted:
+            row = fresh.get(rule.pk)
+            if row is None or not row[0]:
+                continue  # deleted or deactivated since it was read: it awards nothing now
+            _, rule.budget_points, rule.budget_used = row
+        active.append(rule)
+    active.sort(key=lambda rule: (-rule.priority, rule.code))
+    overrides = loaded.overrides
+    if any("budget_left" in (overrides.get(pk) or {}) for pk in wanted):
+        overrides = _overrides(loaded.program, active)
+    return dataclasses.replace(
+        loaded,
+        spec=dataclasses.replace(loaded.spec, rules=_rule_specs(active, overrides)),
+        rules={rule.code: rule for rule in active},
+        overrides=overrides,
+        locked=frozenset(fresh),
+    )
+
+
+def assert_budgets_locked(loaded: LoadedProgram, result: engine.CheckResult) -> None:
+    """Raise BudgetNotLocked unless every budget ``result`` spends is locked by ``loaded``."""
+    missing = budget_rows_to_lock(loaded, result) - loaded.locked
+    if missing:
+        raise BudgetNotLocked(f"Budgeted rules {sorted(missing)} award without their row lock.")
+
+
+def _rule_spec(rule: EarnRule) -> engine.RuleSpec:
     budget_left = None
     if rule.budget_points is not None:
-        used = locked_budget_used.get(rule.pk, rule.budget_used)
+        used = rule.budget_used  # as read: before the lock, or re-read under it
         budget_left = max(rule.budget_points - used, Decimal("0"))
     return engine.RuleSpec(
         code=rule.code,
