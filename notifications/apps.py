@@ -8,6 +8,8 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from notifications import receivers
+        # Importing the registry registers the built-in events (the cabinet's sign-up code
+        # among them); other apps add theirs in their own ready().
+        from notifications import events, receivers  # noqa: F401
 
         receivers.connect()

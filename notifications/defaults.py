@@ -264,6 +264,23 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
     DefaultTemplate("campaign", "sms", "en", "", "{{ program.name }}: {{ text }}"),
     DefaultTemplate("campaign", "cabinet", "ru", "{{ title }}", "{{ text }}"),
     DefaultTemplate("campaign", "cabinet", "en", "{{ title }}", "{{ text }}"),
+    # --- cabinet sign-up code (SMS only: it proves the customer holds the phone) --------------
+    DefaultTemplate(
+        "signup_code",
+        "sms",
+        "ru",
+        "",
+        "{{ program.name|default:'Kopilka' }}: код для входа в личный кабинет {{ code }}. "
+        "Действует {{ minutes }} мин. Никому его не сообщайте.",
+    ),
+    DefaultTemplate(
+        "signup_code",
+        "sms",
+        "en",
+        "",
+        "{{ program.name|default:'Kopilka' }}: your cabinet sign-up code is {{ code }}. "
+        "Valid for {{ minutes }} min. Do not share it.",
+    ),
 )
 
 

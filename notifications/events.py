@@ -176,3 +176,16 @@ CAMPAIGN = event_register(
         marketing=True,
     )
 )
+
+SIGNUP_CODE = event_register(
+    Event(
+        code="signup_code",
+        label=_("Cabinet sign-up confirmation code"),
+        variables=(
+            ("code", _("the confirmation code")),
+            ("minutes", _("minutes the code stays valid")),
+        ),
+        sample={"code": "482913", "minutes": 5},
+        urgent=True,
+    )
+)

@@ -17,10 +17,9 @@ from customers.models import CodePurpose, Customer
 from customers.phones import phone_normalise
 from loyalty import errors
 from loyalty.ledger.models import Account
+from notifications.events import SIGNUP_CODE
 from notifications.models import Channel
 from notifications.services import customer_unsubscribe, message_enqueue
-
-from .notices import SIGNUP_CODE, signup_templates_ensure
 
 SIGNUP_CODE_TTL_SECONDS = 300
 
@@ -58,7 +57,6 @@ def signup_code_send(*, phone: str, region: str, language: str, now: datetime) -
         now=now,
         ttl_seconds=SIGNUP_CODE_TTL_SECONDS,
     )
-    signup_templates_ensure()
     message_enqueue(
         customer=customer,
         event=SIGNUP_CODE.code,

@@ -219,3 +219,54 @@ def test_cookies_are_http_only_and_csrf_is_enforced(member):
     assert response.status_code == 302
     assert response.cookies["sessionid"]["httponly"]
     assert response.cookies["sessionid"]["samesite"] == "Lax"
+
+
+# --- the sign-up SMS event and its shipped templates ------------------------------------------
+
+
+def test_the_sign_up_event_is_known_at_startup_before_any_url_loads():
+    """The notifications registry knows the event after django.setup() alone (a worker or beat
+    that never loads the cabinet's URLconf renders and dispatches these messages)."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    script = (
+        "import sys, django; django.setup()\n"
+        "from notifications.events import event_get\n"
+        "event = event_get('signup_code')\n"
+        "assert 'customers.cabinet.urls' not in sys.modules\n"
+        "print(event.code, event.urgent)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["signup_code", "True"]
+
+
+def test_the_sign_up_templates_ship_with_the_migrations_and_edits_survive(client, program, outlet):
+    from notifications.defaults import install_default_templates
+    from notifications.models import Template
+
+    shipped = Template.objects.filter(event="signup_code", program=None, is_active=True)
+    assert sorted(shipped.values_list("channel", "language")) == [("sms", "en"), ("sms", "ru")]
+    # Sending uses the row as the marketer left it; nothing is (re)created on first use.
+    shipped.filter(language="en").update(body="Code {{ code }}, {{ minutes }} min.")
+    shipped.filter(language="ru").delete()
+    customer, _account = enrol(program, outlet, "+79995550013")
+    client.post(url("signup"), {"phone": "+79995550013"})
+    message = Message.objects.get(customer=customer, event="signup_code")
+    assert re.fullmatch(r"Code \d{6}, 5 min\.", message.body)
+    assert not Template.objects.filter(event="signup_code", language="ru").exists()
+    # A later migration's install fills in only what is missing.
+    assert install_default_templates() == 1
+    assert shipped.get(language="en").body == "Code {{ code }}, {{ minutes }} min."

@@ -45,6 +45,15 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+@pytest.fixture(autouse=True)
+def _shipped_templates(transactional_db):
+    """live_server tests empty the database after each test, the rows the migrations shipped
+    with it; put the shipped message templates back as a migrated database has them."""
+    from notifications.defaults import install_default_templates
+
+    install_default_templates()
+
+
 @pytest.fixture
 def page(browser, live_server):
     cache.clear()  # attempt counters: the live server shares this process's cache

@@ -267,6 +267,7 @@ def test_every_shipped_template_renders_with_its_events_sample():
         "tier_upgraded": ("email", "sms", "cabinet"),
         "tier_downgraded": ("email", "cabinet"),  # bad news does not go by SMS
         "welcome": ("email", "cabinet"),
+        "signup_code": ("sms",),  # proves the customer holds the phone: SMS only
     }
     for event, names in channels.items():
         for channel in names:
