@@ -22,7 +22,7 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
 	$(BIN)/python manage.py migrate --noinput -v 0
-	$(BIN)/python manage.py setup_demo
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python manage.py setup_demo
 	HOST=$(HOST) PORT=$(PORT) bin/run-all
 
 test: install

@@ -59,3 +59,17 @@ def test_setup_demo_builds_real_history_and_is_idempotent(settings, tmp_path):
     assert program_dump(program=Program.objects.get(code="coffee")) == dumped
     assert f"user {username}  password {password}" in second
     assert credentials["api_key"] in second
+
+
+def test_the_printed_urls_follow_host_and_port(settings, tmp_path, monkeypatch):
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("HOST", "192.168.1.20")  # as `make run HOST=… PORT=…` passes them
+    monkeypatch.setenv("PORT", "8123")
+    out = run()
+    assert "http://192.168.1.20:8123/admin/  user " in out
+    assert "  cabinet:  http://192.168.1.20:8123/cabinet/\n" in out
+    assert "  API docs: http://192.168.1.20:8123/api/docs/\n" in out
+    assert ":8000" not in out
+    # Bound to every interface: print an address a browser here can open.
+    assert "http://127.0.0.1:9000/admin/" in run(host="0.0.0.0", port=9000)
+    assert "http://[::1]:8000/cabinet/" in run(host="::1", port=8000)

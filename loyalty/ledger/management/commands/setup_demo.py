@@ -9,6 +9,7 @@ customers are found by phone, and checks and refunds replay by their idempotency
 """
 
 import json
+import os
 import random
 import secrets
 from datetime import timedelta
@@ -20,7 +21,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from customers.services import customer_enrol
 from loyalty import errors
@@ -71,14 +73,34 @@ MENU = [
 ]
 
 
+def site_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches a server bound to ``host:port``."""
+    if host in ("", "0.0.0.0", "::"):  # bound to every interface: this machine is one of them
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host.strip('[]')}]"
+    return f"http://{host}:{port}"
+
+
 class Command(BaseCommand):
     help = "Load the demo programme, customers with purchase history, and a superuser."
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=40)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--host",
+            default=os.environ.get("HOST") or "127.0.0.1",
+            help="host the web server listens on, for the printed URLs (env HOST)",
+        )
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("PORT") or 8000),
+            help="its port (env PORT)",
+        )
 
-    def handle(self, *args, customers, seed, **options):
+    def handle(self, *args, customers, seed, host, port, **options):
         data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
         program = Program.objects.filter(code=data["code"]).first()
         if program is None:
@@ -93,13 +115,15 @@ class Command(BaseCommand):
         username, password = credentials["admin"].split(" ", 1)
         self._superuser(username, password)
         api_key = self._api_key(program, credentials)
+        site = site_url(host, port)
+        with translation.override(settings.LANGUAGE_CODE):  # the unprefixed default language
+            admin, cabinet = reverse("admin:index"), reverse("cabinet:dashboard")
         self.stdout.write(self.style.SUCCESS("Demo ready."))
-        self.stdout.write(
-            f"  admin:    http://127.0.0.1:8000/admin/  user {username}  password {password}"
-        )
+        self.stdout.write(f"  admin:    {site}{admin}  user {username}  password {password}")
+        self.stdout.write(f"  cabinet:  {site}{cabinet}")
         if api_key:
             self.stdout.write(f"  POS API:  outlet msk-1, header  Authorization: Api-Key {api_key}")
-        self.stdout.write("  API docs: http://127.0.0.1:8000/api/docs/")
+        self.stdout.write(f"  API docs: {site}{reverse('api-docs')}")
 
     # --- credentials ------------------------------------------------------------------------
 
