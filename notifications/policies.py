@@ -47,7 +47,13 @@ def _parse_quiet_hours() -> tuple[time, time] | None:
 
 
 def quiet_hours_end(moment: datetime, time_zone: str) -> datetime | None:
-    """If ``moment`` falls in the quiet hours of ``time_zone``, the instant they end."""
+    """If ``moment`` falls in the quiet hours of ``time_zone``, the instant they end.
+
+    ``time_zone`` is the programme's: a customer has no time zone of their own, and a
+    programme is regional, so its members' nights are its nights (``settings.TIME_ZONE`` for
+    a message sent outside any programme). A customer far from the programme's region may get
+    an SMS in their own night; that is accepted rather than asking every customer for a zone.
+    """
     window = _parse_quiet_hours()
     if window is None:
         return None

@@ -126,8 +126,9 @@ def message_enqueue(
     written the first time and writes nothing. A row the customer may not receive (no consent
     or address, blocked, over the marketing cap) is written as ``skipped`` with the reason; a
     template that does not render is written as ``failed``. SMS in the quiet hours of the
-    programme's time zone are scheduled for the end of them. Raises ValidationFailed for an
-    unknown event.
+    programme's time zone are scheduled for the end of them (customers have no time zone of
+    their own; a programme is regional — see ``policies.quiet_hours_end``). Raises
+    ValidationFailed for an unknown event.
     """
     spec = event_get(event)
     marketing = spec.marketing if marketing is None else marketing
