@@ -2,6 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
+from django.urls import clear_url_caches
+from django.utils import translation
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -10,6 +12,32 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 def now():
     """A fixed instant; services take ``now`` explicitly, tests never read the clock."""
     return NOW
+
+
+# The cabinet is written and tested as customers meet it: Russian by default, /en/ for English.
+RUSSIAN_BY_DEFAULT = ("cabinet", "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.parent.name in RUSSIAN_BY_DEFAULT:
+            item.add_marker(pytest.mark.russian)
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_russian(request, settings):
+    """Tests read English messages: the product's default language is Russian (LANGUAGE_CODE),
+    and a test that is about that default opts in with ``@pytest.mark.russian``."""
+    if request.node.get_closest_marker("russian"):
+        yield
+        return
+    settings.LANGUAGE_CODE = "en"
+    # Resolvers cache reversed URLs per active language with the i18n prefix worked out under
+    # the default language of the time ("en/" while Russian was the default): start afresh.
+    clear_url_caches()
+    with translation.override("en"):
+        yield
+    clear_url_caches()
 
 
 @pytest.fixture
