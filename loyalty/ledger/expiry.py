@@ -3,13 +3,13 @@
 Two implementations of one contract, chosen by the database:
 
 * **PostgreSQL** (production): per chunk of accounts, one ``SELECT … FOR UPDATE`` on the
-  accounts and one statement whose data-modifying CTEs insert the expiry operations
-  (``INSERT … SELECT … GROUP BY``), insert one entry per lot (joined to the operations by
-  ``RETURNING``) and zero the lots (``UPDATE … FROM``); a last ``UPDATE … FROM`` recomputes
-  the cached balances. No row travels to Python. Chunks cover disjoint accounts, so
-  ``LEDGER_EXPIRY_WORKERS`` of them run at once on their own connections. The cost is per
-  row (index maintenance, and the deferred foreign-key checks of the entries at commit), so
-  parallel chunks are what makes it fast; see docs/benchmarks.md for the figure.
+  accounts and one statement that reads the accounts' open lots once and, in data-modifying
+  CTEs, inserts the expiry operations (``INSERT … SELECT … GROUP BY``), inserts one entry per
+  lot (joined to the operations by ``RETURNING``), zeroes the lots and sets the cached
+  balances from the lots left open (no second pass over the lots). No row travels to
+  Python. Chunks cover disjoint accounts, so ``LEDGER_EXPIRY_WORKERS`` of them run at once on
+  their own connections. The cost is per row (index maintenance, WAL, and the deferred
+  foreign-key checks of the entries at commit); see docs/benchmarks.md for the figure.
 * **Anything else** (SQLite in the embedded mode): the same steps through the ORM with bulk
   writes per chunk.
 
@@ -128,28 +128,43 @@ def _sql_names() -> dict[str, str]:
 
 
 # All sub-statements of one statement see the same snapshot, taken after the account locks
-# were granted (a separate, earlier statement), so ``due`` is what the lots hold under lock.
+# were granted (a separate, earlier statement), so ``open`` is what the lots hold under lock.
+# ``open`` reads every open lot of the chunk's accounts once (the ``lot_open_fifo`` index):
+# the due ones are expired, the others give the new cached balances, so no second pass over
+# the lots is needed — the same split as selectors.lots_balance(): available once
+# available_at <= now, pending before, and the next moment a pending lot matures.
 _EXPIRE_SQL = """
-WITH due AS (
-    SELECT l.id, l.account_id, l.remaining
+WITH open AS (
+    SELECT l.id, l.account_id, l.remaining, l.available_at,
+           (l.remaining > 0 AND l.expires_at <= %(now)s) AS due
     FROM {lot} l
-    WHERE l.account_id = ANY(%(ids)s) AND l.remaining > 0 AND l.expires_at <= %(now)s
+    WHERE l.account_id = ANY(%(ids)s) AND l.remaining <> 0
+),
+due AS (
+    SELECT o.id, o.account_id, o.remaining FROM open o WHERE o.due
 ),
 per_account AS (
-    SELECT d.account_id, a.program_id, SUM(d.remaining) AS total
-    FROM due d JOIN {account} a ON a.id = d.account_id
-    WHERE a.id = ANY(%(ids)s)
-    GROUP BY d.account_id, a.program_id
+    SELECT o.account_id,
+           SUM(o.remaining) FILTER (WHERE o.due) AS total,
+           COALESCE(SUM(o.remaining)
+                    FILTER (WHERE NOT o.due AND o.available_at <= %(now)s), 0) AS available,
+           COALESCE(SUM(o.remaining)
+                    FILTER (WHERE NOT o.due AND o.available_at > %(now)s), 0) AS pending,
+           MIN(o.available_at) FILTER (WHERE NOT o.due AND o.available_at > %(now)s)
+               AS release_at
+    FROM open o
+    GROUP BY o.account_id
+    HAVING bool_or(o.due)
 ),
 ops AS (
     INSERT INTO {operation} (
         public_id, program_id, account_id, kind, source, idempotency_key, check_id, points,
         description, reason, created_by_id, meta, occurred_at, created_at
     )
-    SELECT gen_random_uuid(), p.program_id, p.account_id, %(kind)s, %(source)s,
+    SELECT gen_random_uuid(), a.program_id, p.account_id, %(kind)s, %(source)s,
            'expire:' || p.account_id || ':' || %(stamp)s, NULL, -p.total,
            %(description)s, '', NULL, '{{}}'::jsonb, %(now)s, statement_timestamp()
-    FROM per_account p
+    FROM per_account p JOIN {account} a ON a.id = p.account_id
     ORDER BY p.account_id
     RETURNING id, account_id
 ),
@@ -162,27 +177,16 @@ entries AS (
 zeroed AS (
     -- By primary key: joined to ``due`` the planner may pick a hash join over every lot.
     UPDATE {lot} SET remaining = 0 WHERE id = ANY(ARRAY(SELECT id FROM due))
+),
+balances AS (
+    UPDATE {account} a
+    SET available = p.available, pending = p.pending, pending_release_at = p.release_at
+    FROM per_account p
+    WHERE a.id = p.account_id
 )
 SELECT (SELECT COUNT(*) FROM per_account),
        (SELECT COUNT(*) FROM due),
        (SELECT COALESCE(SUM(total), 0) FROM per_account)
-"""
-
-# The same split as selectors.lots_balance(): available once available_at <= now, pending
-# before, and the next moment a pending lot matures.
-_REFRESH_SQL = """
-UPDATE {account} a
-SET available = b.available, pending = b.pending, pending_release_at = b.release_at
-FROM (
-    SELECT acc.id,
-           COALESCE(SUM(l.remaining) FILTER (WHERE l.available_at <= %(now)s), 0) AS available,
-           COALESCE(SUM(l.remaining) FILTER (WHERE l.available_at > %(now)s), 0) AS pending,
-           MIN(l.available_at) FILTER (WHERE l.available_at > %(now)s) AS release_at
-    FROM unnest(%(ids)s::bigint[]) AS acc(id)
-    LEFT JOIN {lot} l ON l.account_id = acc.id AND l.remaining <> 0
-    GROUP BY acc.id
-) b
-WHERE a.id = b.id
 """
 
 
@@ -192,6 +196,11 @@ def _expire_chunk_sql(account_ids: list[int], *, now: datetime) -> tuple[int, in
     with connection.cursor() as cursor:
         # The sorts of one chunk (tens of thousands of rows) stay in memory.
         cursor.execute("SET LOCAL work_mem = '64MB'")
+        # Safe to lose on a crash: a chunk either fully commits or not at all, and a lost
+        # commit only means the next run (idempotent, it reads what the lots hold) expires
+        # those lots again; nothing outside the database learns of a chunk before it is
+        # durable. It saves the WAL flush wait of every chunk.
+        cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute(
             "SELECT id FROM {account} WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE".format(
                 **names
@@ -211,8 +220,6 @@ def _expire_chunk_sql(account_ids: list[int], *, now: datetime) -> tuple[int, in
             },
         )
         accounts, lots, points = cursor.fetchone()
-        if accounts:
-            cursor.execute(_REFRESH_SQL.format(**names), {"ids": account_ids, "now": now})
     return accounts, lots, Decimal(points)
 
 

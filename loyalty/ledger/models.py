@@ -194,8 +194,13 @@ class Operation(models.Model):
     program = models.ForeignKey(
         "rules.Program", verbose_name=_("programme"), on_delete=models.PROTECT, related_name="+"
     )
+    # No index of its own: ("account", "-id") below serves every lookup by account.
     account = models.ForeignKey(
-        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="operations"
+        Account,
+        verbose_name=_("account"),
+        on_delete=models.PROTECT,
+        related_name="operations",
+        db_index=False,
     )
     kind = models.CharField(_("kind"), max_length=10, choices=OperationKind.choices)
     source = models.CharField(_("source"), max_length=64)
@@ -265,6 +270,8 @@ class Lot(models.Model):
     available_at = models.DateTimeField(_("available at"))
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     rule_code = models.CharField(_("rule"), max_length=64, blank=True)
+    # Almost always empty: indexed only where set (``lot_restored_from``), so zeroing or
+    # creating an ordinary lot does not write an index entry for a NULL.
     restored_from = models.ForeignKey(
         "self",
         verbose_name=_("restored from"),
@@ -272,6 +279,7 @@ class Lot(models.Model):
         null=True,
         blank=True,
         related_name="restorations",
+        db_index=False,
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -298,6 +306,11 @@ class Lot(models.Model):
                 condition=~Q(remaining=0),
             ),
             models.Index(fields=["expires_at"], name="lot_expiry", condition=Q(remaining__gt=0)),
+            models.Index(
+                fields=["restored_from"],
+                name="lot_restored_from",
+                condition=Q(restored_from__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
