@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils import formats
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext, pgettext
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -47,6 +47,18 @@ def points(value) -> str:
     if number is None:
         return ""
     return number_localize(number)
+
+
+@register.filter
+def points_unit(value) -> str:
+    """The word "points" agreeing with the number before it (1 балл, 2 балла, 5 баллов)."""
+    amount = _decimal(value)
+    if amount is None:
+        return ngettext("point", "points", 2)
+    if amount != amount.to_integral_value():
+        # A fraction takes its own form in Russian (2,5 балла), unlike any whole number.
+        return pgettext("after a fractional number", "points")
+    return ngettext("point", "points", int(abs(amount)))
 
 
 @register.filter
