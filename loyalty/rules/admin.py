@@ -50,33 +50,17 @@ from loyalty.rules.simulator import basket_simulate
 RULE_PARAMS_FIELDSET = (
     _("Parameters of the kind"),
     {
-        "fields": ("factor", "points", "min_amount", "every", "event"),
+        "fields": EarnRule.PARAMS,
         "description": _("Only the parameters the chosen kind uses are shown."),
     },
 )
 RULE_CONDITIONS_FIELDSET = (
     _("When the rule applies"),
-    {
-        "fields": (
-            "priority",
-            "exclusive",
-            "valid_from",
-            "valid_until",
-            "days_of_week",
-            "hours",
-            "outlets",
-            "channels",
-            "tiers",
-            "segments",
-            "include",
-            "exclude",
-            "min_order_amount",
-        ),
-    },
+    {"fields": EarnRule.CONDITIONS},
 )
 RULE_LIMITS_FIELDSET = (
     _("Limits and lifetime"),
-    {"fields": ("lifetime_days", "limit_per_customer", "budget_points", "budget_used")},
+    {"fields": (*EarnRule.LIMITS, "budget_used")},
 )
 M2M_CHECKBOXES = {
     "outlets": forms.CheckboxSelectMultiple,

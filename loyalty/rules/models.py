@@ -430,6 +430,24 @@ class EarnRule(models.Model):
         RuleKind.EVENT: ("event", "points"),
     }
     PARAMS = ("factor", "points", "min_amount", "every", "event")
+    # When a rule applies, and how far it may go: the admin, its form and the programme file
+    # all list the rule's fields in this order.
+    CONDITIONS = (
+        "priority",
+        "exclusive",
+        "valid_from",
+        "valid_until",
+        "days_of_week",
+        "hours",
+        "outlets",
+        "channels",
+        "tiers",
+        "segments",
+        "include",
+        "exclude",
+        "min_order_amount",
+    )
+    LIMITS = ("lifetime_days", "limit_per_customer", "budget_points")
 
     def clean(self):
         problems: dict[str, list] = {}

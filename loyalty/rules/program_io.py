@@ -78,25 +78,8 @@ REDEMPTION_FIELDS = (
     "earn_on_redeemed",
 )
 # Rule keys in the order they are written; the model field has the same name except "active".
-RULE_PARAMS = ("factor", "points", "min_amount", "every", "event")
-RULE_CONDITIONS = (
-    "priority",
-    "exclusive",
-    "valid_from",
-    "valid_until",
-    "days_of_week",
-    "hours",
-    "outlets",
-    "channels",
-    "tiers",
-    "segments",
-    "include",
-    "exclude",
-    "min_order_amount",
-    "lifetime_days",
-    "limit_per_customer",
-    "budget_points",
-)
+RULE_PARAMS = EarnRule.PARAMS
+RULE_CONDITIONS = (*EarnRule.CONDITIONS, *EarnRule.LIMITS)
 RULE_KEYS = {"code", "name", "description", "kind", "active", *RULE_PARAMS, *RULE_CONDITIONS}
 RULE_M2M = {
     "outlets": "outlets",
