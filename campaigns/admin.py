@@ -40,7 +40,7 @@ from campaigns.models import (
     TriggerConfig,
 )
 from campaigns.segments import conditions_validate, segment_preview, segment_refresh
-from loyalty import errors
+from core import errors
 from loyalty.rules.models import EarnRule, Program
 
 # --- segments -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The campaigns app's scheduled jobs, each recorded through ``jobs.runs.job_run``.
+"""The campaigns app's scheduled jobs, each recorded through ``core.runs.job_run``.
 
 * segments: nightly membership refresh of every segment, then the audience draw of live
   campaigns and the RFM scores (one run per day);
@@ -18,7 +18,7 @@ from campaigns.rfm import rfm_refresh
 from campaigns.segments import segments_refresh
 from campaigns.services import campaigns_tick
 from campaigns.triggers import birthday_bonuses, referrals_sweep, winback_bonuses
-from jobs.runs import RunHandle, job_run
+from core.runs import RunHandle, job_run
 from loyalty.ledger.jobs import day_key, hour_key
 from loyalty.rules.models import Program
 

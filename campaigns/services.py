@@ -32,7 +32,7 @@ from campaigns.models import (
 from campaigns.providers import campaign_budget_left, eligible_offers
 from campaigns.segments import segment_refresh
 from customers.models import Customer
-from loyalty import errors
+from core import errors
 from loyalty.ledger.models import Account, RuleAward
 from loyalty.rules.models import EarnRule
 

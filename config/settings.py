@@ -35,7 +35,7 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "django_celery_beat",
-    "jobs",
+    "core",
     "customers",
     "loyalty.rules",
     "loyalty.ledger",
@@ -186,7 +186,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
-# The POS API answers every error with the envelope of API.md (loyalty/api/exceptions.py).
+# The POS API answers every error with the envelope of docs/api.md (loyalty/api/exceptions.py).
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "loyalty.api.exceptions.exception_handler"
 
 # --- Kopilka ----------------------------------------------------------------------------------

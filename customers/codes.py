@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from customers.models import CodePurpose, Customer, OneTimeCode
-from loyalty import errors
+from core import errors
 
 CODE_LENGTH = 6
 _ISSUE_ATTEMPTS = 20

@@ -3,7 +3,7 @@
 import phonenumbers
 from django.utils.translation import gettext as _
 
-from loyalty import errors
+from core import errors
 
 
 def phone_normalise(raw: str, *, region: str, field: str = "phone") -> str:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from customers.codes import one_time_code_consume
 from customers.models import CodePurpose, Customer
 from customers.phones import phone_normalise
-from loyalty import errors
+from core import errors
 from loyalty.ledger import signals
 from loyalty.ledger.models import Account
 from loyalty.ledger.services import account_open

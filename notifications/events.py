@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
-from loyalty import errors
+from core import errors
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""The outbox's scheduled jobs, recorded through jobs.runs.job_run."""
+"""The outbox's scheduled jobs, recorded through core.runs.job_run."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from jobs.runs import RunHandle, job_run
+from core.runs import RunHandle, job_run
 from loyalty.ledger.jobs import day_key
 from notifications.reminders import expiry_reminders_send
 from notifications.services import messages_dispatch

@@ -236,7 +236,7 @@ class OneTimeCodeFactory(factory.django.DjangoModelFactory):
 
 class JobRunFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "jobs.JobRun"
+        model = "core.JobRun"
 
     job = "ledger.points_expire"
     period_key = factory.Sequence(lambda n: f"period-{n}")
@@ -247,7 +247,7 @@ class JobRunFactory(factory.django.DjangoModelFactory):
 
 class AlertFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "jobs.Alert"
+        model = "core.Alert"
 
     source = "ledger.reconcile"
     title = "Ledger reconcile found 1 discrepancies"

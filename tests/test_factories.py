@@ -8,7 +8,7 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = {"customers", "rules", "ledger", "api", "campaigns", "notifications", "reports", "jobs"}
+OUR_APPS = {"customers", "rules", "ledger", "api", "campaigns", "notifications", "reports", "core"}
 
 
 def _factories_by_model():

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
 from customers.phones import phone_normalise
-from loyalty import errors
+from core import errors
 from loyalty.ledger.models import OperationKind
 
 from . import ratelimit

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from customers.codes import one_time_code_consume, one_time_code_issue
 from customers.models import CodePurpose, Customer
 from customers.phones import phone_normalise
-from loyalty import errors
+from core import errors
 from loyalty.ledger.models import Account
 from notifications.events import SIGNUP_CODE
 from notifications.models import Channel

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from customers.codes import one_time_code_issue
 from customers.models import CodePurpose, Customer
-from loyalty import errors
+from core import errors
 from notifications.selectors import cabinet_messages, cabinet_unread_count
 from notifications.services import cabinet_message_mark_read
 

@@ -9,9 +9,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from loyalty import errors
+from core import errors
 
-# DRF's own exceptions → the codes API.md names (and plain HTTP ones for the rest).
+# DRF's own exceptions → the codes docs/api.md names (and plain HTTP ones for the rest).
 _DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.ParseError, "validation_error"),
     (exceptions.ValidationError, "validation_error"),

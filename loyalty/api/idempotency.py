@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.renderers import JSONRenderer
 
-from loyalty import errors
+from core import errors
 from loyalty.api.models import IdempotentRequest
 from loyalty.rules.models import Outlet
 

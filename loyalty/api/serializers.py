@@ -1,4 +1,4 @@
-"""Plain input and output serializers of the POS API (API.md is the contract)."""
+"""Plain input and output serializers of the POS API (docs/api.md is the contract)."""
 
 from __future__ import annotations
 
@@ -226,7 +226,7 @@ class CustomerLookupQuerySerializer(StrictSerializer):
     phone = serializers.CharField(required=False, max_length=32)
     card = serializers.CharField(required=False, max_length=32)
     code = serializers.CharField(required=False, max_length=6, min_length=6)
-    # API.md: wherever a request names a customer, the id names it too.
+    # docs/api.md: wherever a request names a customer, the id names it too.
     id = serializers.UUIDField(required=False)
 
     def validate(self, attrs):

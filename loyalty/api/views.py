@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from customers.models import Customer
 from customers.services import customer_enrol, customer_identify
-from loyalty import errors
+from core import errors
 from loyalty.api import docs
 from loyalty.api import serializers as s
 from loyalty.api.auth import APIKeyRateThrottle, HasOutletAPIKey, OutletAPIKeyAuthentication
@@ -73,7 +73,7 @@ class PosApi(APIView):
     def over_limit(
         self, *, customer, lines, now: datetime, occurred_at: datetime | None = None
     ) -> errors.RedeemLimitExceeded:
-        """API.md: more than ``max_redeemable_points`` is ``redeem_limit_exceeded`` naming the
+        """docs/api.md: more than ``max_redeemable_points`` is ``redeem_limit_exceeded`` naming the
         maximum, also when the balance (not the programme's share) is what limits it.
 
         The engine says ``insufficient_points`` when the request exceeds the balance; the

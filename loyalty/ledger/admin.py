@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty import errors
+from core import errors
 from loyalty.ledger import services
 from loyalty.ledger.models import Account, Check, CheckLine, Entry, Lot, Operation, Refund
 from loyalty.ledger.selectors import account_balance

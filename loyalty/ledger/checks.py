@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Sum
 
 from customers.models import Customer
-from loyalty import errors
+from core import errors
 from loyalty.ledger import signals
 from loyalty.ledger.models import (
     Account,

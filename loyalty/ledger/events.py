@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
-from loyalty import errors
+from core import errors
 from loyalty.ledger import signals
 from loyalty.ledger.checks import (
     _spend_budget,

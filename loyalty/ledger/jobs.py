@@ -1,7 +1,7 @@
 """The ledger's scheduled jobs: expiry, tier re-evaluation, nightly reconcile.
 
 Each ``*_job`` function is what the Celery task calls: it records its run through
-``jobs.runs.job_run`` for its period (a second run for the same period does nothing) and
+``core.runs.job_run`` for its period (a second run for the same period does nothing) and
 delegates to a service that is itself idempotent. Everything takes ``now``.
 """
 
@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 
-from jobs.alerts import alert_raise
-from jobs.runs import RunHandle, job_run
+from core.alerts import alert_raise
+from core.runs import RunHandle, job_run
 from loyalty.ledger import signals
 from loyalty.ledger.expiry import points_expire
 from loyalty.ledger.models import Account, Check, CheckStatus, Lot

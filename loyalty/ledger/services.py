@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 
 from customers.models import Customer
-from loyalty import errors
+from core import errors
 from loyalty.ledger import signals
 from loyalty.ledger.expiry import ExpiryResult, points_expire  # noqa: F401  (re-exported)
 from loyalty.ledger.models import (

@@ -24,7 +24,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from loyalty import errors
+from core import errors
 from loyalty.rules.engine import LineInput
 from loyalty.rules.forms import (
     CategoryForm,

@@ -3,8 +3,8 @@
 No ORM and no clock in here. The caller turns a programme into a ``ProgramSpec`` once
 (``loader.program_spec``), the customer into a ``CustomerState``, and the basket into a
 ``CheckInput`` with ``now``; ``calculate`` returns a ``CheckResult`` that says what every point
-is for, per line and per rule. The order of the steps is the contract of DESIGN.md "The check
-calculation":
+is for, per line and per rule. The order of the steps is the contract of
+docs/programme-format.md ("The check calculation"):
 
 1. redemption limit and the points discount, spread over the redeemable lines;
 2. base accrual: the tier's percent of each earning line's paid amount;
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_noop
 
-from loyalty import errors
+from core import errors
 
 ZERO = Decimal("0")
 ONE = Decimal("1")

@@ -1,4 +1,4 @@
-"""Import and export of a whole programme in DESIGN.md's "Programme definition format".
+"""Import and export of a whole programme in the programme format (docs/programme-format.md).
 
 ``program_load`` reads the format strictly: every unknown key and every invalid value is
 reported with its JSON path (``tiers[1].threshold``), all problems at once, and nothing is
@@ -11,7 +11,7 @@ deleted, or deactivated if points were already awarded by them, and outlets miss
 deactivated (checks and terminals' API keys point at them). Rules that belong to a campaign or a
 personal offer are owned by those and are neither exported nor touched.
 
-``program_dump`` writes the same format back: the keys DESIGN.md shows are always present,
+``program_dump`` writes the same format back: the keys docs/programme-format.md shows are always present,
 the optional ones only when they differ from their defaults, and decimals as strings, so
 ``program_load(data=program_dump(program=p))`` leaves ``p`` as it was.
 """
@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from loyalty import errors
+from core import errors
 from loyalty.rules.models import (
     Category,
     EarnRule,
@@ -87,7 +87,7 @@ RULE_M2M = {
     "include": "product_sets",
     "exclude": "product_sets",
 }
-# Decimals written with at least two places (shares and money per point), as DESIGN.md shows.
+# Decimals written with at least two places (shares and money per point), as docs/programme-format.md shows.
 TWO_PLACES = {"max_share", "point_value"}
 
 

@@ -40,7 +40,7 @@ def test_coffee_shop_day(client):
         {"customer": me, "lines": [latte()], "redeem_points": "91"},
         format="json",
     )
-    # API.md: more than max_redeemable_points is redeem_limit_exceeded, naming the maximum.
+    # docs/api.md: more than max_redeemable_points is redeem_limit_exceeded, naming the maximum.
     assert limit.status_code == 422 and limit.json()["code"] == "redeem_limit_exceeded"
     assert "90" in limit.json()["detail"]
     # She redeems 80: pays 420.00; silver 10 % of 420 = 42, lattes 20 → 62. 90 − 80 + 62 = 72.

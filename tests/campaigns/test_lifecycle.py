@@ -15,7 +15,7 @@ from campaigns.models import (
     OfferRule,
 )
 from campaigns.providers import rule_overrides
-from loyalty import errors
+from core import errors
 from loyalty.rules.models import EarnRule
 from notifications.models import Message
 from tests.factories import (
@@ -216,7 +216,7 @@ def test_launch_message_goes_to_the_audience_once(program, now):
 
 def test_tick_job_is_quiet_when_idle(now):
     from campaigns import jobs
-    from jobs.models import JobRun
+    from core.models import JobRun
 
     jobs.tick_job(now=now)
     assert not JobRun.objects.filter(job="campaigns.tick").exists()

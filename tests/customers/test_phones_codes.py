@@ -7,7 +7,7 @@ from django.db import connection
 from customers.codes import one_time_code_consume, one_time_code_issue
 from customers.models import OneTimeCode
 from customers.phones import phone_normalise
-from loyalty import errors
+from core import errors
 from tests.factories import CustomerFactory
 
 

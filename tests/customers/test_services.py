@@ -5,7 +5,7 @@ import pytest
 from customers.codes import one_time_code_issue
 from customers.models import Customer
 from customers.services import customer_enrol, customer_identify
-from loyalty import errors
+from core import errors
 from loyalty.ledger import signals
 from loyalty.ledger.models import Account
 from tests.factories import AccountFactory, OutletFactory, ProgramFactory, TierFactory

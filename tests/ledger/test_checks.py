@@ -2,7 +2,7 @@
 
 import pytest
 
-from loyalty import errors
+from core import errors
 from loyalty.ledger import services
 from loyalty.ledger.checks import check_calculate, check_commit
 from loyalty.ledger.models import Check, CheckStatus, Lot, LotKind, Operation, RuleAward

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections, transaction
 
-from loyalty import errors
+from core import errors
 from loyalty.ledger import services
 from loyalty.ledger.models import Operation
 from tests.factories import AccountFactory, ProgramFactory

@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from jobs.models import JobRun, JobStatus
+from core.models import JobRun, JobStatus
 from loyalty.ledger import services
 from loyalty.ledger.expiry import points_expire
 from loyalty.ledger.jobs import expiry_job

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from loyalty import errors
+from core import errors
 from loyalty.ledger import services
 from loyalty.ledger.models import Entry, EntryKind, Lot, Operation
 from tests.factories import AccountFactory, ProgramFactory

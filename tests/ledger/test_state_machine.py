@@ -14,7 +14,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from loyalty import errors
+from core import errors
 from loyalty.ledger import services
 from loyalty.ledger.models import Account, Entry, Lot
 from loyalty.ledger.selectors import account_balance

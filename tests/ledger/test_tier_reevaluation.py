@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from jobs.models import JobRun
+from core.models import JobRun
 from loyalty.ledger import signals
 from loyalty.ledger.jobs import qualification_values, tiers_job, tiers_reevaluate
 from loyalty.ledger.models import Account, CheckStatus

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
-from jobs.models import JobRun
+from core.models import JobRun
 from notifications import services
 from notifications.backends import PermanentSendError, TransientSendError
 from notifications.backends.email import message_id_for

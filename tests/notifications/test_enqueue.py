@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loyalty import errors
+from core import errors
 from notifications.models import Message, MessageStatus
 from notifications.services import dispatch_soon, message_enqueue
 from tests.factories import CustomerFactory, ProgramFactory, TemplateFactory

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from customers.services import customer_enrol
-from jobs.models import JobRun
+from core.models import JobRun
 from loyalty.ledger import signals
 from loyalty.ledger.jobs import tiers_reevaluate
 from loyalty.ledger.models import Lot

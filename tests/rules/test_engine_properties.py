@@ -6,7 +6,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty import errors
+from core import errors
 from loyalty.rules import engine
 from tests.rules.engine_builders import D, check, program, rule
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from loyalty import errors
+from core import errors
 from loyalty.rules import engine
 from tests.rules.engine_builders import NOW, D, calc, line, program, state
 

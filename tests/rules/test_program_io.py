@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from loyalty import errors
+from core import errors
 from loyalty.ledger.checks import check_commit
 from loyalty.ledger.models import RuleAward
 from loyalty.rules.engine import LineInput

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from customers.services import customer_enrol
-from loyalty import errors
+from core import errors
 from loyalty.ledger import services
 from loyalty.ledger.checks import check_commit
 from loyalty.ledger.models import Check

@@ -9,7 +9,7 @@ from loyalty.rules.program_io import program_dump
 
 
 class Command(BaseCommand):
-    help = "Write a programme as a JSON definition (DESIGN.md's format) to stdout."
+    help = "Write a programme as a JSON definition (docs/programme-format.md) to stdout."
 
     def add_arguments(self, parser):
         parser.add_argument("code")

@@ -5,12 +5,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from loyalty import errors
+from core import errors
 from loyalty.rules.program_io import program_load
 
 
 class Command(BaseCommand):
-    help = "Create or update a programme from a JSON definition (DESIGN.md's format)."
+    help = "Create or update a programme from a JSON definition (docs/programme-format.md)."
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.models import JobRun, JobStatus
-from jobs.runs import job_run
+from core.models import JobRun, JobStatus
+from core.runs import job_run
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.core.mail import mail_admins
 
-from jobs.models import Alert, AlertLevel
+from core.models import Alert, AlertLevel
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from jobs.models import JobRun, JobStatus
+from core.models import JobRun, JobStatus
 
 logger = logging.getLogger(__name__)
 

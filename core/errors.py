@@ -1,6 +1,6 @@
 """Domain errors shared by the ledger, the rules and the doors (API, admin, cabinet).
 
-Each carries the machine code and HTTP status that API.md assigns to it; the API's exception
+Each carries the machine code and HTTP status that docs/api.md assigns to it; the API's exception
 handler turns them into the error envelope, the admin into a message.
 """
 

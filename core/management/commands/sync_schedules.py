@@ -1,11 +1,11 @@
 from django.core.management.base import BaseCommand
 
-from jobs.sync import schedules_sync
+from core.sync import schedules_sync
 
 
 class Command(BaseCommand):
     help = (
-        "Upsert the system schedules (jobs/schedule.py) into django-celery-beat by name: create "
+        "Upsert the system schedules (core/schedule.py) into django-celery-beat by name: create "
         "missing entries, correct task paths; times edited by staff in the admin are kept."
     )
 

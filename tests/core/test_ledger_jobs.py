@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from jobs.models import Alert, JobRun
+from core.models import Alert, JobRun
 from loyalty.ledger.jobs import reconcile_job
 from loyalty.ledger.models import Account
 from tests.factories import AccountFactory, ProgramFactory
@@ -49,12 +49,12 @@ def test_job_runs_and_alerts_are_visible_in_the_admin_and_read_only(admin_client
     grant(account, 10, now)
     Account.objects.filter(pk=account.pk).update(available=Decimal("1"))
     reconcile_job(now=now)
-    runs = admin_client.get(reverse("admin:jobs_jobrun_changelist")).content.decode()
-    alerts = admin_client.get(reverse("admin:jobs_alert_changelist")).content.decode()
+    runs = admin_client.get(reverse("admin:core_jobrun_changelist")).content.decode()
+    alerts = admin_client.get(reverse("admin:core_alert_changelist")).content.decode()
     assert "ledger.reconcile" in runs
     assert "Ledger reconcile found" in alerts
     run = JobRun.objects.get()
-    assert admin_client.post(reverse("admin:jobs_jobrun_delete", args=[run.pk])).status_code == 403
+    assert admin_client.post(reverse("admin:core_jobrun_delete", args=[run.pk])).status_code == 403
 
 
 def test_the_celery_app_carries_the_settings_and_finds_every_task():

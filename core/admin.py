@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from jobs.alerts import alert_acknowledge
-from jobs.models import Alert, JobRun
+from core.alerts import alert_acknowledge
+from core.models import Alert, JobRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -70,7 +70,7 @@ class AlertAdmin(ReadOnlyAdmin):
 
     def has_acknowledge_permission(self, request):
         # Acknowledging is the only change to an alert, and only through this action.
-        return request.user.has_perm("jobs.change_alert")
+        return request.user.has_perm("core.change_alert")
 
     @admin.action(description=_("Acknowledge the selected alerts"), permissions=["acknowledge"])
     def acknowledge(self, request, queryset):

@@ -1,4 +1,4 @@
-"""Upsert the system schedule (jobs/schedule.py) into django-celery-beat, by name."""
+"""Upsert the system schedule (core/schedule.py) into django-celery-beat, by name."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, transaction
 
-from jobs.schedule import SYSTEM_SCHEDULES, SystemSchedule
+from core.schedule import SYSTEM_SCHEDULES, SystemSchedule
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from jobs.schedule import SYSTEM_SCHEDULES
-from jobs.sync import schedules_sync
+from core.schedule import SYSTEM_SCHEDULES
+from core.sync import schedules_sync
 
 pytestmark = pytest.mark.django_db
 
