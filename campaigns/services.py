@@ -31,8 +31,8 @@ from campaigns.models import (
 )
 from campaigns.providers import campaign_budget_left, eligible_offers
 from campaigns.segments import segment_refresh
-from customers.models import Customer
 from core import errors
+from customers.models import Customer
 from loyalty.ledger.models import Account, RuleAward
 from loyalty.rules.models import EarnRule
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
-from customers.models import CodePurpose, Customer, OneTimeCode
 from core import errors
+from customers.models import CodePurpose, Customer, OneTimeCode
 
 CODE_LENGTH = 6
 _ISSUE_ATTEMPTS = 20

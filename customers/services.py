@@ -9,10 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from core import errors
 from customers.codes import one_time_code_consume
 from customers.models import CodePurpose, Customer
 from customers.phones import phone_normalise
-from core import errors
 from loyalty.ledger import signals
 from loyalty.ledger.models import Account
 from loyalty.ledger.services import account_open

@@ -8,9 +8,9 @@ from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from core import errors
 from customers.models import Customer
 from customers.phones import phone_normalise
-from core import errors
 from loyalty.ledger.models import OperationKind
 
 from . import ratelimit

@@ -12,10 +12,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core import errors
 from customers.codes import one_time_code_consume, one_time_code_issue
 from customers.models import CodePurpose, Customer
 from customers.phones import phone_normalise
-from core import errors
 from loyalty.ledger.models import Account
 from notifications.events import SIGNUP_CODE
 from notifications.models import Channel

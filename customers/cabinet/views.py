@@ -24,9 +24,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core import errors
 from customers.codes import one_time_code_issue
 from customers.models import CodePurpose, Customer
-from core import errors
 from notifications.selectors import cabinet_messages, cabinet_unread_count
 from notifications.services import cabinet_message_mark_read
 

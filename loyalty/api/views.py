@@ -14,9 +14,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.views import APIView
 
+from core import errors
 from customers.models import Customer
 from customers.services import customer_enrol, customer_identify
-from core import errors
 from loyalty.api import docs
 from loyalty.api import serializers as s
 from loyalty.api.auth import APIKeyRateThrottle, HasOutletAPIKey, OutletAPIKeyAuthentication

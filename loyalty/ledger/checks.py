@@ -16,8 +16,8 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Sum
 
-from customers.models import Customer
 from core import errors
+from customers.models import Customer
 from loyalty.ledger import signals
 from loyalty.ledger.models import (
     Account,

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from customers.models import Customer
 from core import errors
+from customers.models import Customer
 from loyalty.ledger import signals
 from loyalty.ledger.checks import (
     _spend_budget,

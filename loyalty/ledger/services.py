@@ -16,8 +16,8 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 
-from customers.models import Customer
 from core import errors
+from customers.models import Customer
 from loyalty.ledger import signals
 from loyalty.ledger.expiry import ExpiryResult, points_expire  # noqa: F401  (re-exported)
 from loyalty.ledger.models import (

@@ -11,7 +11,8 @@ deleted, or deactivated if points were already awarded by them, and outlets miss
 deactivated (checks and terminals' API keys point at them). Rules that belong to a campaign or a
 personal offer are owned by those and are neither exported nor touched.
 
-``program_dump`` writes the same format back: the keys docs/programme-format.md shows are always present,
+``program_dump`` writes the same format back: the keys docs/programme-format.md shows are always
+present,
 the optional ones only when they differ from their defaults, and decimals as strings, so
 ``program_load(data=program_dump(program=p))`` leaves ``p`` as it was.
 """
@@ -87,7 +88,8 @@ RULE_M2M = {
     "include": "product_sets",
     "exclude": "product_sets",
 }
-# Decimals written with at least two places (shares and money per point), as docs/programme-format.md shows.
+# Decimals written with at least two places (shares and money per point), as
+# docs/programme-format.md shows.
 TWO_PLACES = {"max_share", "point_value"}
 
 

@@ -1,4 +1,4 @@
-"""Deviations from the API contract (docs/api.md) found in review, each pinned by the behaviour the contract names."""
+"""Deviations from the API contract (docs/api.md) found in review, each pinned by its behaviour."""
 
 from datetime import timedelta
 

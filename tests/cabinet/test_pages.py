@@ -146,8 +146,8 @@ def test_an_offer_for_someone_else_cannot_be_activated(signed_in, program, membe
 
 
 def test_till_code_is_issued_on_post_with_a_qr_and_accepted_once(signed_in, member):
-    from customers.services import customer_identify
     from core import errors
+    from customers.services import customer_identify
 
     assert signed_in.get(url("till_code", "en")).status_code == 200
     response = signed_in.post(url("till_code", "en"))
@@ -164,8 +164,8 @@ def test_till_code_is_issued_on_post_with_a_qr_and_accepted_once(signed_in, memb
 
 
 def test_a_new_till_code_replaces_the_previous_one(signed_in, member):
-    from customers.services import customer_identify
     from core import errors
+    from customers.services import customer_identify
 
     first = signed_in.post(url("till_code", "en")).context["code"]
     second = signed_in.post(url("till_code", "en")).context["code"]

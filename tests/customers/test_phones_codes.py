@@ -4,10 +4,10 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from core import errors
 from customers.codes import one_time_code_consume, one_time_code_issue
 from customers.models import OneTimeCode
 from customers.phones import phone_normalise
-from core import errors
 from tests.factories import CustomerFactory
 
 

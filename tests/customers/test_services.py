@@ -2,10 +2,10 @@ from datetime import date
 
 import pytest
 
+from core import errors
 from customers.codes import one_time_code_issue
 from customers.models import Customer
 from customers.services import customer_enrol, customer_identify
-from core import errors
 from loyalty.ledger import signals
 from loyalty.ledger.models import Account
 from tests.factories import AccountFactory, OutletFactory, ProgramFactory, TierFactory

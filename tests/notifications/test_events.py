@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from django.urls import reverse
 
-from customers.services import customer_enrol
 from core.models import JobRun
+from customers.services import customer_enrol
 from loyalty.ledger import signals
 from loyalty.ledger.jobs import tiers_reevaluate
 from loyalty.ledger.models import Lot

@@ -24,8 +24,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from customers.services import customer_enrol
 from core import errors
+from customers.services import customer_enrol
 from loyalty.ledger import services
 from loyalty.ledger.checks import check_commit
 from loyalty.ledger.models import Check
