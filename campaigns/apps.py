@@ -8,23 +8,15 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from campaigns import notices, providers, triggers
-        from loyalty.ledger import checks, signals
+        from campaigns import notices, providers, receivers
+        from loyalty.ledger import services as ledger
         from loyalty.rules import loader
 
-        signals.customer_enrolled.connect(
-            triggers.on_customer_enrolled, dispatch_uid="campaigns.welcome"
-        )
-        signals.check_committed.connect(
-            triggers.on_check_committed, dispatch_uid="campaigns.referral"
-        )
-        signals.check_cancelled.connect(
-            triggers.on_check_cancelled, dispatch_uid="campaigns.referral_cancelled"
-        )
+        receivers.connect()
         notices.register_events()
         # What the engine must know of campaigns and offers: the account's segments and
         # audiences, and each campaign/offer rule's window, audience and shared budget.
-        if providers.customer_state not in checks.customer_state_providers:
-            checks.customer_state_providers.append(providers.customer_state)
+        if providers.customer_state not in ledger.customer_state_providers:
+            ledger.customer_state_providers.append(providers.customer_state)
         if providers.rule_overrides not in loader.rule_overrides_providers:
             loader.rule_overrides_providers.append(providers.rule_overrides)

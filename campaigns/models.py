@@ -14,8 +14,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-POINTS = {"max_digits": 14, "decimal_places": 2}
-MONEY = {"max_digits": 14, "decimal_places": 2}
+from core.money import money_field, points_field
+
 ZERO = Decimal("0")
 
 
@@ -127,7 +127,7 @@ class RfmScore(models.Model):
     )
     recency_days = models.PositiveIntegerField(_("days since last purchase"), null=True)
     frequency = models.PositiveIntegerField(_("purchases in the period"), default=0)
-    monetary = models.DecimalField(_("spend in the period"), **MONEY, default=ZERO)
+    monetary = money_field(_("spend in the period"), default=ZERO)
     r = models.PositiveSmallIntegerField(_("R"))
     f = models.PositiveSmallIntegerField(_("F"))
     m = models.PositiveSmallIntegerField(_("M"))
@@ -196,9 +196,8 @@ class Campaign(models.Model):
         validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("50"))],
         help_text=_("This share of the audience is excluded at random, to measure the uplift"),
     )
-    budget_points = models.DecimalField(
+    budget_points = points_field(
         _("points budget"),
-        **POINTS,
         null=True,
         blank=True,
         validators=[MinValueValidator(ZERO)],
@@ -309,8 +308,8 @@ class TriggerConfig(models.Model):
         on_delete=models.CASCADE,
         related_name="trigger_config",
     )
-    welcome_points = models.DecimalField(
-        _("welcome bonus, points"), **POINTS, default=ZERO, validators=[MinValueValidator(ZERO)]
+    welcome_points = points_field(
+        _("welcome bonus, points"), default=ZERO, validators=[MinValueValidator(ZERO)]
     )
     welcome_lifetime_days = models.PositiveIntegerField(
         _("welcome points lifetime, days"),
@@ -318,8 +317,8 @@ class TriggerConfig(models.Model):
         blank=True,
         help_text=_("Empty: the programme's lifetime"),
     )
-    birthday_points = models.DecimalField(
-        _("birthday bonus, points"), **POINTS, default=ZERO, validators=[MinValueValidator(ZERO)]
+    birthday_points = points_field(
+        _("birthday bonus, points"), default=ZERO, validators=[MinValueValidator(ZERO)]
     )
     birthday_days_before = models.PositiveSmallIntegerField(
         _("days before the birthday"),
@@ -334,8 +333,8 @@ class TriggerConfig(models.Model):
         default=14,
         help_text=_("Empty: the programme's lifetime"),
     )
-    winback_points = models.DecimalField(
-        _("win-back bonus, points"), **POINTS, default=ZERO, validators=[MinValueValidator(ZERO)]
+    winback_points = points_field(
+        _("win-back bonus, points"), default=ZERO, validators=[MinValueValidator(ZERO)]
     )
     winback_after_days = models.PositiveIntegerField(
         _("sleeping after, days without purchases"),
@@ -350,21 +349,18 @@ class TriggerConfig(models.Model):
         help_text=_("Empty: the programme's lifetime"),
     )
     winback_message = models.BooleanField(_("send a win-back message"), default=True)
-    referral_referrer_points = models.DecimalField(
+    referral_referrer_points = points_field(
         _("referral: points to the referrer"),
-        **POINTS,
         default=ZERO,
         validators=[MinValueValidator(ZERO)],
     )
-    referral_friend_points = models.DecimalField(
+    referral_friend_points = points_field(
         _("referral: points to the new customer"),
-        **POINTS,
         default=ZERO,
         validators=[MinValueValidator(ZERO)],
     )
-    referral_min_amount = models.DecimalField(
+    referral_min_amount = money_field(
         _("referral: minimum first purchase"),
-        **MONEY,
         default=ZERO,
         validators=[MinValueValidator(ZERO)],
     )
@@ -380,16 +376,15 @@ class TriggerConfig(models.Model):
         blank=True,
         help_text=_("Empty: the programme's lifetime"),
     )
-    budget_points = models.DecimalField(
+    budget_points = points_field(
         _("points budget of all triggers"),
-        **POINTS,
         null=True,
         blank=True,
         validators=[MinValueValidator(ZERO)],
         help_text=_("Triggers stop granting when it is spent. Empty: no limit"),
     )
     # Changed only by campaigns.triggers with F() under the row lock, never by forms.
-    budget_used = models.DecimalField(_("budget used"), **POINTS, default=ZERO, editable=False)
+    budget_used = points_field(_("budget used"), default=ZERO, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     history = HistoricalRecords(excluded_fields=["budget_used"])

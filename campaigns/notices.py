@@ -1,7 +1,8 @@
 """The message events campaigns and triggers send, and the templates shipped for them.
 
 Registered with the notifications registry in ``CampaignsConfig.ready()``; the default
-templates are installed by a data migration (only those missing, so edits survive).
+templates are installed by a data migration through ``notifications.defaults``
+(only those missing, so edits survive).
 """
 
 from __future__ import annotations
@@ -174,18 +175,3 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
         "You received {{ points }} points.",
     ),
 )
-
-
-def install_default_templates(template_model) -> int:
-    """Create the missing default templates of these events (``template_model`` historical)."""
-    created = 0
-    for spec in DEFAULTS:
-        _obj, was_created = template_model.objects.get_or_create(
-            event=spec.event,
-            channel=spec.channel,
-            language=spec.language,
-            program=None,
-            defaults={"subject": spec.subject, "body": spec.body, "is_active": spec.is_active},
-        )
-        created += was_created
-    return created

@@ -1,10 +1,11 @@
 """What campaigns and offers tell the engine, through the ledger's and loader's extension points.
 
-* ``customer_state`` (``loyalty.ledger.checks.customer_state_providers``): the account's segment
-  codes, the pseudo-segment ``campaign:<code>`` of every running campaign whose audience it is
-  in (target segment minus the control group), ``campaign:<code>&<segment>`` for each of its
-  segments (so a campaign rule with its own segments needs both), and the codes of the offers
-  it may use now (eligible, and activated where that is required). Two queries, plain SQL.
+* ``customer_state`` (``loyalty.ledger.services.checks.customer_state_providers``): the
+  account's segment codes, the pseudo-segment ``campaign:<code>`` of every running campaign
+  whose audience it is in (target segment minus the control group),
+  ``campaign:<code>&<segment>`` for each of its segments (so a campaign rule with its own
+  segments needs both), and the codes of the offers it may use now (eligible, and activated
+  where that is required). Two queries, plain SQL.
 * ``rule_overrides`` (``loyalty.rules.loader.rule_overrides_providers``): a campaign's rule is
   left out unless the campaign is running; otherwise it gets the campaign's window, requires
   its audience and shares its budget. An offer's rule requires the offer's code and window.

@@ -445,12 +445,3 @@ def segments_refresh(
             total.left += one.left
     total.seconds = time.monotonic() - started
     return total
-
-
-def segment_codes(account: Account) -> set[str]:
-    """The segment codes an account is in (as of the last refresh)."""
-    return set(
-        SegmentMembership.objects.filter(account=account, segment__is_active=True)
-        .order_by()
-        .values_list("segment__code", flat=True)
-    )

@@ -22,7 +22,6 @@ from campaigns.audience import campaign_audience_assign
 from campaigns.models import (
     Campaign,
     CampaignMember,
-    CampaignRule,
     CampaignStatus,
     Offer,
     OfferActivation,
@@ -35,6 +34,7 @@ from core import errors
 from customers.models import Customer
 from loyalty.ledger.models import Account, RuleAward
 from loyalty.rules.models import EarnRule
+from notifications.services import message_enqueue
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0")
@@ -321,8 +321,6 @@ def campaign_messages_send(*, campaign: Campaign, now: datetime, chunk: int = 50
     Each message's key is ``campaign:<id>:launch:<account>``, so a rerun after a crash
     writes only what is missing. Marks the campaign done at the end. Returns rows written.
     """
-    from notifications.services import message_enqueue
-
     written = 0
     last = 0
     members = CampaignMember.objects.filter(campaign=campaign, is_control=False)
@@ -377,15 +375,6 @@ def campaign_figures(campaign: Campaign) -> CampaignFigures:
     return CampaignFigures(spent=spent or ZERO, budget_left=campaign_budget_left(campaign))
 
 
-def campaign_rules_set(*, campaign: Campaign, rules) -> None:
-    """Link exactly ``rules`` to the campaign (admin saves go through here)."""
-    with transaction.atomic():
-        CampaignRule.objects.filter(campaign=campaign).exclude(rule__in=rules).delete()
-        for rule in rules:
-            CampaignRule.objects.get_or_create(campaign=campaign, rule=rule)
-        campaign_rules_sync(campaign=campaign)
-
-
 # --- personal offers ------------------------------------------------------------------------------
 
 
@@ -408,10 +397,3 @@ def offer_activate(*, customer: Customer, offer: Offer, now: datetime) -> OfferA
         offer=offer, customer=customer, defaults={"activated_at": now}
     )
     return activation
-
-
-def offer_rules_set(*, offer: Offer, rules) -> None:
-    with transaction.atomic():
-        OfferRule.objects.filter(offer=offer).exclude(rule__in=rules).delete()
-        for rule in rules:
-            OfferRule.objects.get_or_create(offer=offer, rule=rule)

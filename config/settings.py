@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "campaigns",
     "notifications",
     "reports",
+    "cabinet",
 ]
 
 MIDDLEWARE = [
@@ -111,7 +112,7 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
 SESSION_COOKIE_SAMESITE = "Lax"
 # The cabinet's template filters (locale-aware points, money, rule explanations).
-TEMPLATES[0]["OPTIONS"]["libraries"] = {"cabinet": "customers.cabinet.formatting"}
+TEMPLATES[0]["OPTIONS"]["libraries"] = {"cabinet": "cabinet.formatting"}
 
 # --- I18n -------------------------------------------------------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="ru")

@@ -14,6 +14,6 @@ urlpatterns = [
 ]
 urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
-    path("cabinet/", include("customers.cabinet.urls")),
+    path("cabinet/", include("cabinet.urls")),
     prefix_default_language=False,
 )

@@ -6,15 +6,28 @@ from core.alerts import alert_acknowledge
 from core.models import Alert, JobRun
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
+class ReadOnlyAdminMixin:
+    """No add, change or delete in the admin: these rows are written by services only.
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    For a ``ModelAdmin`` or an inline. ``admin_allows`` reopens some of them ("add",
+    "change", "delete") to Django's usual permission checks, for an admin that is read-only
+    only in part. View permission, and actions with their own permissions, are unaffected.
+    """
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    admin_allows: frozenset[str] = frozenset()
+
+    def has_add_permission(self, request, *args) -> bool:  # inlines also pass obj
+        return "add" in self.admin_allows and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return "change" in self.admin_allows and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return "delete" in self.admin_allows and super().has_delete_permission(request, obj)
+
+
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(JobRun)

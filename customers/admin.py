@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin import ReadOnlyAdminMixin
 from customers.models import Customer, OneTimeCode
 
 
@@ -25,7 +26,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(OneTimeCode)
-class OneTimeCodeAdmin(admin.ModelAdmin):
+class OneTimeCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: codes are issued by the cabinet and consumed at the till, never typed here."""
 
     list_display = ("customer", "purpose", "created_at", "expires_at", "used_at")
@@ -34,9 +35,4 @@ class OneTimeCodeAdmin(admin.ModelAdmin):
     raw_id_fields = ("customer",)
     readonly_fields = ("customer", "purpose", "created_at", "expires_at", "used_at")
     exclude = ("code_digest",)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    admin_allows = frozenset({"delete"})

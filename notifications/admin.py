@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponseForbidden, JsonResponse
 from django.urls import path
@@ -6,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from core.admin import ReadOnlyAdmin
 from notifications.events import COMMON_SAMPLE, COMMON_VARIABLES, event_get, events_all
 from notifications.models import Message, Template
 from notifications.rendering import TemplateRenderError, render_text
@@ -68,8 +70,6 @@ class TemplateAdmin(admin.ModelAdmin):
     def _preview(self, request):
         if not self.has_view_or_change_permission(request):
             return HttpResponseForbidden()
-        from django.conf import settings
-
         event = request.POST.get("event", "")
         if event not in {e.code for e in events_all()}:
             return JsonResponse({"subject": "", "body": "", "error": str(_("Choose an event."))})
@@ -84,8 +84,6 @@ class TemplateAdmin(admin.ModelAdmin):
         )
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
-        from django.conf import settings
-
         context["event_docs"] = [
             {"code": e.code, "label": e.label, "variables": e.variables} for e in events_all()
         ]
@@ -102,7 +100,7 @@ class TemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "customer",
@@ -128,15 +126,6 @@ class MessageAdmin(admin.ModelAdmin):
     ordering = ("-created_at", "-id")
     readonly_fields = [f.name for f in Message._meta.fields]
     actions = ["retry"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request):
         return request.user.has_perm("notifications.change_message")

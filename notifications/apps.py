@@ -9,7 +9,8 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Importing the registry registers the built-in events (the cabinet's sign-up code
-        # among them); other apps add theirs in their own ready().
-        from notifications import events, receivers  # noqa: F401
+        # among them); other apps add theirs in their own ready(). The tasks are registered
+        # here so that ``services.dispatch_soon`` finds the dispatcher by its name.
+        from notifications import events, receivers, tasks  # noqa: F401
 
         receivers.connect()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from core.money import quantize_points
 from loyalty.ledger.selectors import account_balance
 
 
 def points(program, value: Decimal) -> Decimal:
     """Points as the programme shows them: 45, not 45.00, in a whole-points programme."""
-    return Decimal(value).quantize(Decimal(1).scaleb(-program.precision))
+    return quantize_points(value, precision=program.precision, rounding=None)
 
 
 def tier_data(tier) -> dict:

@@ -7,7 +7,10 @@ that one ships switched off.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from notifications.models import Template
 
 
 @dataclass(frozen=True)
@@ -284,16 +287,18 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
 )
 
 
-def install_default_templates(template_model=None) -> int:
+def install_default_templates(
+    template_model=None, *, templates: Iterable[DefaultTemplate] = DEFAULTS
+) -> int:
     """Create the default templates that do not exist yet; returns how many were created.
 
-    ``template_model`` is the historical model inside a migration (the real one otherwise).
+    ``template_model`` is the historical model inside a migration (the real one otherwise);
+    ``templates`` another app's defaults (campaigns ships those of its events through here).
     """
-    if template_model is None:
-        from notifications.models import Template as template_model
+    model = template_model if template_model is not None else Template
     created = 0
-    for spec in DEFAULTS:
-        _, was_created = template_model.objects.get_or_create(
+    for spec in templates:
+        _, was_created = model.objects.get_or_create(
             event=spec.event,
             channel=spec.channel,
             language=spec.language,

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import transaction
 
 from customers.models import Customer
-from loyalty.ledger.jobs import expiring_points
 from loyalty.ledger.models import Account
+from loyalty.ledger.selectors import expiring_points
 from loyalty.rules.models import Program
 from notifications.contexts import balance_data, points
 from notifications.services import dispatch_soon, message_enqueue

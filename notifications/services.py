@@ -22,9 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import signature
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
@@ -38,6 +40,7 @@ from notifications.unsubscribe import unsubscribe_url
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
+DISPATCH_TASK = "notifications.messages_dispatch"  # notifications.tasks.messages_dispatch
 
 
 # --- enqueue --------------------------------------------------------------------------------------
@@ -93,8 +96,6 @@ def _base_context(customer, program, *, channel: str, marketing: bool) -> dict:
 
 def _with_unsubscribe_footer(body: str, url: str, language: str) -> str:
     """Every marketing email carries the link, even if the template forgot it."""
-    from django.utils import translation
-
     if url in body:
         return body
     with translation.override(language):
@@ -245,10 +246,13 @@ def _new_message(
 
 
 def dispatch_soon() -> None:
-    """Queue a dispatcher run (called on commit; the minutely beat run catches anything lost)."""
-    from notifications.tasks import messages_dispatch
+    """Queue a dispatcher run (called on commit; the minutely beat run catches anything lost).
 
-    messages_dispatch.apply_async(kwargs={}, expires=300)
+    The task is named, not imported: ``notifications.tasks`` is the door that calls this
+    module's dispatcher (NotificationsConfig.ready() registers it, so eager mode still runs it
+    in-process).
+    """
+    signature(DISPATCH_TASK, kwargs={}).apply_async(expires=300)
 
 
 # --- dispatch -------------------------------------------------------------------------------------

@@ -47,9 +47,10 @@ def install(apps, schema_editor):
                 "is_builtin": True,
             },
         )
-    from campaigns.notices import install_default_templates
+    from campaigns.notices import DEFAULTS
+    from notifications.defaults import install_default_templates
 
-    install_default_templates(apps.get_model("notifications", "Template"))
+    install_default_templates(apps.get_model("notifications", "Template"), templates=DEFAULTS)
 
 
 class Migration(migrations.Migration):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-MONEY_QUANTUM = Decimal("0.01")
+from core.money import quantize_money, quantize_points
 
 
 class StrictSerializer(serializers.Serializer):
@@ -36,8 +36,7 @@ class PointsField(serializers.Field):
 
     def to_representation(self, value) -> str:
         precision = self.context.get("precision", 0)
-        quantum = Decimal(1).scaleb(-precision)
-        return str(Decimal(value).quantize(quantum, rounding=ROUND_DOWN))
+        return str(quantize_points(value, precision=precision))
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "500.00"})
@@ -47,7 +46,7 @@ class MoneyField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, value) -> str:
-        return str(Decimal(value).quantize(MONEY_QUANTUM))
+        return str(quantize_money(value))
 
 
 @extend_schema_field(
@@ -154,7 +153,7 @@ class LineInputSerializer(StrictSerializer):
 
     def validate(self, attrs):
         if attrs.get("amount") is None:
-            amount = (attrs["quantity"] * attrs["price"]).quantize(MONEY_QUANTUM)
+            amount = quantize_money(attrs["quantity"] * attrs["price"])
             if amount >= 10**12:
                 raise serializers.ValidationError({"amount": [_("Too large.")]})
             attrs["amount"] = amount

@@ -6,7 +6,7 @@ import base64
 import binascii
 import uuid
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,18 +14,24 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.views import APIView
 
+from campaigns.enrolment import member_enrol
 from core import errors
+from core.money import quantize_points
 from customers.models import Customer
-from customers.services import customer_enrol, customer_identify
 from loyalty.api import docs
 from loyalty.api import serializers as s
 from loyalty.api.auth import APIKeyRateThrottle, HasOutletAPIKey, OutletAPIKeyAuthentication
 from loyalty.api.idempotency import idempotent_response, render
-from loyalty.ledger.checks import check_calculate, check_commit
-from loyalty.ledger.events import event_award
 from loyalty.ledger.models import Account, Check, CheckStatus, Operation
 from loyalty.ledger.selectors import Balance, account_balance, expiring_lots
-from loyalty.ledger.services import check_cancel, check_refund
+from loyalty.ledger.services import (
+    check_calculate,
+    check_cancel,
+    check_commit,
+    check_refund,
+    customer_identify,
+    event_award,
+)
 from loyalty.rules.engine import LineInput
 
 ZERO = Decimal("0")
@@ -88,8 +94,7 @@ class PosApi(APIView):
             now=now,
             occurred_at=occurred_at,
         )
-        quantum = Decimal(1).scaleb(-self.program.precision)
-        limit = quote.result.max_redeemable.quantize(quantum, rounding=ROUND_DOWN)
+        limit = quantize_points(quote.result.max_redeemable, precision=self.program.precision)
         return errors.RedeemLimitExceeded(
             _("At most %(points)s points can be redeemed on this check.") % {"points": limit}
         )
@@ -190,7 +195,7 @@ class CustomerEnrolApi(PosApi):
 
         def act(key):
             now = timezone.now()
-            customer, account, created = customer_enrol(
+            customer, account, created = member_enrol(
                 program=self.program,
                 outlet=self.outlet,
                 phone=data["phone"],

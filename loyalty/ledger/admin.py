@@ -6,21 +6,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core import errors
+from core.admin import ReadOnlyAdmin, ReadOnlyAdminMixin
 from loyalty.ledger import services
 from loyalty.ledger.models import Account, Check, CheckLine, Entry, Lot, Operation, Refund
 from loyalty.ledger.selectors import account_balance
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    admin_allows = frozenset({"delete"})
 
 
 class LotInline(ReadOnlyInline):
@@ -47,7 +43,7 @@ class AdjustForm(forms.Form):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "customer",
         "program",
@@ -83,12 +79,7 @@ class AccountAdmin(admin.ModelAdmin):
     exclude = ("available", "pending", "pending_release_at")
     inlines = [LotInline, EntryInline]
     actions = ["adjust_points"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    admin_allows = frozenset({"change"})
 
     @admin.display(description=_("available"))
     def balance_available(self, obj):
@@ -144,17 +135,6 @@ class AccountAdmin(admin.ModelAdmin):
         return request.user.has_perm("ledger.change_account")
 
 
-class OperationReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class OperationEntryInline(ReadOnlyInline):
     model = Entry
     fk_name = "operation"
@@ -163,7 +143,7 @@ class OperationEntryInline(ReadOnlyInline):
 
 
 @admin.register(Operation)
-class OperationAdmin(OperationReadOnlyAdmin):
+class OperationAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "account", "kind", "points", "description", "created_by")
     list_filter = ("kind", "program")
     search_fields = ("account__customer__phone", "idempotency_key", "description")
@@ -194,7 +174,7 @@ class CheckLineInline(ReadOnlyInline):
 
 
 @admin.register(Check)
-class CheckAdmin(OperationReadOnlyAdmin):
+class CheckAdmin(ReadOnlyAdmin):
     list_display = (
         "receipt_number",
         "occurred_at",
@@ -215,7 +195,7 @@ class CheckAdmin(OperationReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(OperationReadOnlyAdmin):
+class RefundAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "check_obj", "amount", "clawed_back_points", "restored_points")
 
     def get_readonly_fields(self, request, obj=None):
@@ -223,7 +203,7 @@ class RefundAdmin(OperationReadOnlyAdmin):
 
 
 @admin.register(Entry)
-class EntryAdmin(OperationReadOnlyAdmin):
+class EntryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "account", "operation", "lot", "kind", "amount")
     list_filter = ("kind",)
     list_select_related = ("account__customer", "operation", "lot")

@@ -18,8 +18,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-POINTS = {"max_digits": 14, "decimal_places": 2}
-MONEY = {"max_digits": 14, "decimal_places": 2}
+from core.money import money_field, points_field
+
 ZERO = Decimal("0")
 
 
@@ -47,12 +47,12 @@ class Account(models.Model):
     tier_since = models.DateTimeField(_("tier since"), null=True, blank=True)
     # Cached balances as of ``balance_at``; pending lots mature by time alone, so readers go
     # through selectors.account_balance(), which recomputes once ``pending_release_at`` passed.
-    available = models.DecimalField(_("available points"), **POINTS, default=ZERO)
-    pending = models.DecimalField(_("pending points"), **POINTS, default=ZERO)
+    available = points_field(_("available points"), default=ZERO)
+    pending = points_field(_("pending points"), default=ZERO)
     pending_release_at = models.DateTimeField(_("next pending release"), null=True, blank=True)
-    lifetime_spend = models.DecimalField(_("lifetime spend"), **MONEY, default=ZERO)
+    lifetime_spend = money_field(_("lifetime spend"), default=ZERO)
     lifetime_visits = models.PositiveIntegerField(_("lifetime visits"), default=0)
-    lifetime_earned = models.DecimalField(_("lifetime points earned"), **POINTS, default=ZERO)
+    lifetime_earned = points_field(_("lifetime points earned"), default=ZERO)
     last_purchase_at = models.DateTimeField(_("last purchase at"), null=True, blank=True)
     enrolled_at = models.DateTimeField(_("enrolled at"))
     enrolled_outlet = models.ForeignKey(
@@ -113,12 +113,12 @@ class Check(models.Model):
     )
     channel = models.CharField(_("channel"), max_length=10, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"), db_index=True)
-    subtotal = models.DecimalField(_("subtotal"), **MONEY)
-    discount = models.DecimalField(_("discount paid with points"), **MONEY, default=ZERO)
-    payable = models.DecimalField(_("payable"), **MONEY)
-    redeemed_points = models.DecimalField(_("redeemed points"), **POINTS, default=ZERO)
-    earned_points = models.DecimalField(_("earned points"), **POINTS, default=ZERO)
-    refunded_amount = models.DecimalField(_("refunded amount"), **MONEY, default=ZERO)
+    subtotal = money_field(_("subtotal"))
+    discount = money_field(_("discount paid with points"), default=ZERO)
+    payable = money_field(_("payable"))
+    redeemed_points = points_field(_("redeemed points"), default=ZERO)
+    earned_points = points_field(_("earned points"), default=ZERO)
+    refunded_amount = money_field(_("refunded amount"), default=ZERO)
     tier_code = models.CharField(_("tier at check time"), max_length=50, blank=True)
     breakdown = models.JSONField(_("breakdown"), default=list, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -149,12 +149,12 @@ class CheckLine(models.Model):
     category = models.CharField(_("category"), max_length=100, blank=True)
     name = models.CharField(_("name"), max_length=255, blank=True)
     quantity = models.DecimalField(_("quantity"), max_digits=14, decimal_places=3)
-    price = models.DecimalField(_("price"), **MONEY)
-    amount = models.DecimalField(_("amount"), **MONEY)
+    price = money_field(_("price"))
+    amount = money_field(_("amount"))
     is_promo = models.BooleanField(_("promo"), default=False)
-    redeemed_points = models.DecimalField(_("redeemed points"), **POINTS, default=ZERO)
-    discount = models.DecimalField(_("discount"), **MONEY, default=ZERO)
-    earned_points = models.DecimalField(_("earned points"), **POINTS, default=ZERO)
+    redeemed_points = points_field(_("redeemed points"), default=ZERO)
+    discount = money_field(_("discount"), default=ZERO)
+    earned_points = points_field(_("earned points"), default=ZERO)
     rule_points = models.JSONField(_("points per rule"), default=dict, blank=True)
     refunded_quantity = models.DecimalField(
         _("refunded quantity"), max_digits=14, decimal_places=3, default=ZERO
@@ -214,7 +214,7 @@ class Operation(models.Model):
         related_name="operations",
         db_column="check_id",
     )
-    points = models.DecimalField(_("net points"), **POINTS, default=ZERO)
+    points = points_field(_("net points"), default=ZERO)
     description = models.CharField(_("description"), max_length=255, blank=True)
     reason = models.TextField(_("reason"), blank=True)
     created_by = models.ForeignKey(
@@ -265,8 +265,8 @@ class Lot(models.Model):
         Operation, verbose_name=_("operation"), on_delete=models.PROTECT, related_name="lots"
     )
     kind = models.CharField(_("kind"), max_length=10, choices=LotKind.choices)
-    amount = models.DecimalField(_("amount"), **POINTS)
-    remaining = models.DecimalField(_("remaining"), **POINTS)
+    amount = points_field(_("amount"))
+    remaining = points_field(_("remaining"))
     available_at = models.DateTimeField(_("available at"))
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     rule_code = models.CharField(_("rule"), max_length=64, blank=True)
@@ -341,7 +341,7 @@ class Entry(models.Model):
         Lot, verbose_name=_("lot"), on_delete=models.PROTECT, related_name="entries"
     )
     kind = models.CharField(_("kind"), max_length=10, choices=EntryKind.choices)
-    amount = models.DecimalField(_("amount"), **POINTS)
+    amount = points_field(_("amount"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -367,9 +367,9 @@ class Refund(models.Model):
         Operation, verbose_name=_("operation"), on_delete=models.PROTECT, related_name="refund"
     )
     lines = models.JSONField(_("returned lines"), default=list)
-    amount = models.DecimalField(_("refunded amount"), **MONEY, default=ZERO)
-    clawed_back_points = models.DecimalField(_("clawed back"), **POINTS, default=ZERO)
-    restored_points = models.DecimalField(_("restored"), **POINTS, default=ZERO)
+    amount = money_field(_("refunded amount"), default=ZERO)
+    clawed_back_points = points_field(_("clawed back"), default=ZERO)
+    restored_points = points_field(_("restored"), default=ZERO)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -399,7 +399,7 @@ class RuleAward(models.Model):
         related_name="awards",
     )
     rule_code = models.CharField(_("rule"), max_length=64)
-    points = models.DecimalField(_("points"), **POINTS)
+    points = points_field(_("points"))
     cancelled = models.BooleanField(_("cancelled"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

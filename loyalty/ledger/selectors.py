@@ -1,5 +1,7 @@
 """Reads of the ledger shared by the API, the cabinet, the admin and reports."""
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -62,3 +64,62 @@ def expiring_lots(account: Account, *, now: datetime, limit: int = 3) -> list[Lo
             "expires_at", "id"
         )[:limit]
     )
+
+
+@dataclass(frozen=True)
+class ExpiringPoints:
+    account_id: int
+    customer_id: int
+    items: tuple[tuple[datetime, Decimal], ...]  # (expires_at, points), soonest first
+
+    @property
+    def total(self) -> Decimal:
+        return sum((points for _, points in self.items), ZERO)
+
+
+def expiring_points(
+    *,
+    program_id: int,
+    windows: Iterable[tuple[datetime, datetime]],
+    after_account_id: int = 0,
+    limit: int = 1000,
+) -> list[ExpiringPoints]:
+    """Accounts of a programme with points expiring inside any of ``windows`` [start, end).
+
+    Per account the lots (remaining > 0) grouped by expiry instant; keyset-paged by account id
+    (pass the last ``account_id`` as ``after_account_id``).
+    """
+    in_window = Q()
+    for start, end in windows:
+        in_window |= Q(expires_at__gte=start, expires_at__lt=end)
+    lots = Lot.objects.filter(
+        in_window,
+        account__program_id=program_id,
+        remaining__gt=0,
+        account_id__gt=after_account_id,
+    )
+    account_ids = list(
+        lots.order_by("account_id").values_list("account_id", flat=True).distinct()[:limit]
+    )
+    if not account_ids:
+        return []
+    per_account: dict[int, dict[datetime, Decimal]] = defaultdict(dict)
+    for account_id, expires_at, total in (
+        lots.filter(account_id__in=account_ids)
+        .values("account_id", "expires_at")
+        .annotate(total=Sum("remaining"))
+        .order_by("account_id", "expires_at")
+        .values_list("account_id", "expires_at", "total")
+    ):
+        per_account[account_id][expires_at] = total
+    customers = dict(
+        Account.objects.filter(pk__in=account_ids).values_list("pk", "customer_id").order_by()
+    )
+    return [
+        ExpiringPoints(
+            account_id=account_id,
+            customer_id=customers[account_id],
+            items=tuple(sorted(per_account[account_id].items())),
+        )
+        for account_id in account_ids
+    ]

@@ -25,6 +25,13 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from core import errors
+from loyalty.rules.definition import (
+    CATEGORY_KEYS,
+    OUTLET_KEYS,
+    PRODUCT_SET_KEYS,
+    PROGRAM_SECTIONS,
+    TIER_KEYS,
+)
 from loyalty.rules.engine import LineInput
 from loyalty.rules.forms import (
     CategoryForm,
@@ -62,12 +69,15 @@ RULE_LIMITS_FIELDSET = (
     _("Limits and lifetime"),
     {"fields": (*EarnRule.LIMITS, "budget_used")},
 )
-M2M_CHECKBOXES = {
-    "outlets": forms.CheckboxSelectMultiple,
-    "tiers": forms.CheckboxSelectMultiple,
-    "include": forms.CheckboxSelectMultiple,
-    "exclude": forms.CheckboxSelectMultiple,
-}
+RULE_FIELDSETS = (RULE_PARAMS_FIELDSET, RULE_CONDITIONS_FIELDSET, RULE_LIMITS_FIELDSET)
+
+
+class CheckboxPickers:
+    """Many-to-many pickers (outlets, tiers, product sets) as checkboxes."""
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs["widget"] = forms.CheckboxSelectMultiple
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 class ProgrammeChildInline:
@@ -81,32 +91,28 @@ class ProgrammeChildInline:
 class TierInline(ProgrammeChildInline, admin.TabularInline):
     model = Tier
     extra = 0
-    fields = ("rank", "code", "name", "threshold", "earn_percent", "max_share", "perks")
+    fields = ("rank", *TIER_KEYS)
 
 
-class RedemptionPolicyInline(ProgrammeChildInline, admin.StackedInline):
+class RedemptionPolicyInline(CheckboxPickers, ProgrammeChildInline, admin.StackedInline):
     model = RedemptionPolicy
     form = RedemptionPolicyForm
     max_num = 1
     extra = 1
     can_delete = True
 
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        kwargs["widget"] = forms.CheckboxSelectMultiple
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
-
 
 class OutletInline(ProgrammeChildInline, admin.TabularInline):
     model = Outlet
     extra = 0
-    fields = ("code", "name", "channel", "is_active")
+    fields = tuple(OUTLET_KEYS)
 
 
 class CategoryInline(ProgrammeChildInline, admin.TabularInline):
     model = Category
     form = CategoryForm
     extra = 0
-    fields = ("code", "name", "parent")
+    fields = tuple(CATEGORY_KEYS)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "parent":
@@ -119,10 +125,10 @@ class ProductSetInline(ProgrammeChildInline, admin.TabularInline):
     model = ProductSet
     form = ProductSetForm
     extra = 0
-    fields = ("code", "name", "categories", "skus", "exclude_skus")
+    fields = tuple(PRODUCT_SET_KEYS)
 
 
-class EarnRuleInline(ProgrammeChildInline, admin.StackedInline):
+class EarnRuleInline(CheckboxPickers, ProgrammeChildInline, admin.StackedInline):
     model = EarnRule
     form = EarnRuleForm
     extra = 0
@@ -130,18 +136,12 @@ class EarnRuleInline(ProgrammeChildInline, admin.StackedInline):
     readonly_fields = ("budget_used",)
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "is_active", "description")}),
-        RULE_PARAMS_FIELDSET,
-        RULE_CONDITIONS_FIELDSET,
-        RULE_LIMITS_FIELDSET,
+        *RULE_FIELDSETS,
     )
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        kwargs["widget"] = M2M_CHECKBOXES[db_field.name]
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 @admin.register(Program)
-class ProgramAdmin(SimpleHistoryAdmin):
+class ProgramAdmin(CheckboxPickers, SimpleHistoryAdmin):
     form = ProgramForm
     list_display = ("code", "name", "currency", "is_active", "tiers_count", "rules_count")
     list_filter = ("is_active",)
@@ -149,27 +149,7 @@ class ProgramAdmin(SimpleHistoryAdmin):
     change_form_template = "admin/rules/program/change_form.html"
     change_list_template = "admin/rules/program/change_list.html"
     actions = ["export_json"]
-    fieldsets = (
-        (None, {"fields": ("code", "name", "currency", "region", "timezone", "is_active")}),
-        (
-            _("Points"),
-            {
-                "fields": (
-                    "precision",
-                    "rounding",
-                    "point_value",
-                    "lifetime_days",
-                    "hold_days",
-                    "allow_negative_after_refund",
-                )
-            },
-        ),
-        (_("Accrual"), {"fields": ("accrual_exclude", "accrual_promo_items")}),
-        (
-            _("Tier qualification"),
-            {"fields": ("tier_metric", "tier_period_days", "tier_grace_days")},
-        ),
-    )
+    fieldsets = tuple((section.title, {"fields": section.fields}) for section in PROGRAM_SECTIONS)
     inlines = [
         TierInline,
         RedemptionPolicyInline,
@@ -178,10 +158,6 @@ class ProgramAdmin(SimpleHistoryAdmin):
         ProductSetInline,
         EarnRuleInline,
     ]
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        kwargs["widget"] = forms.CheckboxSelectMultiple
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     @admin.display(description=_("tiers"))
     def tiers_count(self, obj):
@@ -383,17 +359,13 @@ class ProductSetAdmin(ProgrammeFilterMixin, SimpleHistoryAdmin):
 
 
 @admin.register(RedemptionPolicy)
-class RedemptionPolicyAdmin(ProgrammeFilterMixin, SimpleHistoryAdmin):
+class RedemptionPolicyAdmin(CheckboxPickers, ProgrammeFilterMixin, SimpleHistoryAdmin):
     form = RedemptionPolicyForm
     list_display = ("program", "max_share", "min_order_amount", "min_balance")
 
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        kwargs["widget"] = forms.CheckboxSelectMultiple
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
-
 
 @admin.register(EarnRule)
-class EarnRuleAdmin(SimpleHistoryAdmin):
+class EarnRuleAdmin(CheckboxPickers, SimpleHistoryAdmin):
     form = EarnRuleForm
     list_display = (
         "code",
@@ -412,14 +384,8 @@ class EarnRuleAdmin(SimpleHistoryAdmin):
     readonly_fields = ("budget_used",)
     fieldsets = (
         (None, {"fields": ("program", "code", "name", "kind", "is_active", "description")}),
-        RULE_PARAMS_FIELDSET,
-        RULE_CONDITIONS_FIELDSET,
-        RULE_LIMITS_FIELDSET,
+        *RULE_FIELDSETS,
     )
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        kwargs["widget"] = M2M_CHECKBOXES[db_field.name]
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     @admin.display(description=_("budget"))
     def budget(self, obj):

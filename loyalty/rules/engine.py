@@ -23,19 +23,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_noop
 
 from core import errors
+from core.money import MONEY_QUANTUM, floor_money, points_quantum, quantize_money, rounding_mode
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
 HUNDRED = Decimal("100")
-MONEY_QUANTUM = Decimal("0.01")
-ROUNDING_MODES = {"down": ROUND_DOWN, "half_up": ROUND_HALF_UP, "up": ROUND_UP}
 MAX = "max"
 
 
@@ -139,11 +138,11 @@ class ProgramSpec:
 
     @cached_property
     def quantum(self) -> Decimal:
-        return ONE if self.precision == 0 else Decimal(1).scaleb(-self.precision)
+        return points_quantum(self.precision)
 
     @cached_property
     def rounding_mode(self) -> str:
-        return ROUNDING_MODES.get(self.rounding, ROUND_DOWN)
+        return rounding_mode(self.rounding)
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -180,7 +179,7 @@ class LineInput:
 
     def __post_init__(self):
         if self.amount is None:
-            amount = (Decimal(self.quantity) * Decimal(self.price)).quantize(MONEY_QUANTUM)
+            amount = quantize_money(Decimal(self.quantity) * Decimal(self.price))
             object.__setattr__(self, "amount", amount)
 
 
@@ -287,7 +286,7 @@ def _fmt(value: Decimal) -> str:
 
 
 def _money(value: Decimal) -> str:
-    return str(value.quantize(MONEY_QUANTUM))
+    return str(quantize_money(value))
 
 
 # --- the rule kinds ----------------------------------------------------------------------------
@@ -653,7 +652,7 @@ def calculate(spec: ProgramSpec, state: CustomerState | None, check: CheckInput)
                 f"At most {_fmt(limit)} points can be redeemed on this check."
             )
         redeemed = requested
-    discount = (redeemed * spec.point_value).quantize(MONEY_QUANTUM, rounding=ROUND_DOWN)
+    discount = floor_money(redeemed * spec.point_value)
     weights = {i: lines[i].amount for i in redeemable}
     line_redeemed = allocate(redeemed, weights, spec.quantum, tiebreak) if redeemed else {}
     line_discount = allocate(discount, weights, MONEY_QUANTUM, tiebreak) if discount else {}

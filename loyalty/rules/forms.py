@@ -12,6 +12,12 @@ import json
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.rules.definition import (
+    CATEGORY_KEYS,
+    PRODUCT_SET_KEYS,
+    PROGRAM_FIELDS,
+    REDEMPTION_POLICY_KEYS,
+)
 from loyalty.rules.models import (
     Category,
     Channel,
@@ -117,25 +123,7 @@ def for_program(form_class, program: Program | None):
 class ProgramForm(ProgrammeScopedForm):
     class Meta:
         model = Program
-        fields = [
-            "code",
-            "name",
-            "currency",
-            "region",
-            "timezone",
-            "is_active",
-            "precision",
-            "rounding",
-            "point_value",
-            "lifetime_days",
-            "hold_days",
-            "allow_negative_after_refund",
-            "accrual_exclude",
-            "accrual_promo_items",
-            "tier_metric",
-            "tier_period_days",
-            "tier_grace_days",
-        ]
+        fields = list(PROGRAM_FIELDS)
 
 
 class RedemptionPolicyForm(ProgrammeScopedForm):
@@ -143,16 +131,7 @@ class RedemptionPolicyForm(ProgrammeScopedForm):
 
     class Meta:
         model = RedemptionPolicy
-        fields = [
-            "program",
-            "max_share",
-            "min_order_amount",
-            "min_balance",
-            "max_points_per_check",
-            "exclude",
-            "allow_promo_items",
-            "earn_on_redeemed",
-        ]
+        fields = ["program", *REDEMPTION_POLICY_KEYS]
 
 
 class ProductSetForm(ProgrammeScopedForm):
@@ -164,7 +143,7 @@ class ProductSetForm(ProgrammeScopedForm):
 
     class Meta:
         model = ProductSet
-        fields = ["program", "code", "name", "categories", "skus", "exclude_skus"]
+        fields = ["program", *PRODUCT_SET_KEYS]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -184,7 +163,7 @@ class ProductSetForm(ProgrammeScopedForm):
 class CategoryForm(forms.ModelForm):
     class Meta:
         model = Category
-        fields = ["program", "code", "name", "parent"]
+        fields = ["program", *CATEGORY_KEYS]
 
 
 class EarnRuleForm(ProgrammeScopedForm):

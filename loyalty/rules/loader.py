@@ -81,8 +81,8 @@ def program_load(program: Program) -> LoadedProgram:
     """``program_spec`` and the rule and tier rows behind it, in the same queries.
 
     Takes no lock. A commit runs the engine on this spec, then ``lock_budget_rows`` on
-    ``budget_rows_to_lock`` of the result and runs it again (see ``ledger.checks``), so only
-    the budgets a check actually spends are locked.
+    ``budget_rows_to_lock`` of the result and runs it again (see ``ledger.services.checks``),
+    so only the budgets a check actually spends are locked.
     """
     children: dict[str, list[str]] = {}
     for code, parent in Category.objects.filter(program=program).values_list(

@@ -16,8 +16,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-POINTS = {"max_digits": 14, "decimal_places": 2}
-MONEY = {"max_digits": 14, "decimal_places": 2}
+from core.money import MONEY_QUANTUM, money_field, points_exact, points_field
+
 SHARE = {"max_digits": 5, "decimal_places": 4}
 PERCENT = {"max_digits": 7, "decimal_places": 4}
 
@@ -57,11 +57,10 @@ class Program(models.Model):
     rounding = models.CharField(
         _("rounding"), max_length=10, choices=Rounding.choices, default=Rounding.DOWN
     )
-    point_value = models.DecimalField(
+    point_value = money_field(
         _("point value"),
-        **MONEY,
         default=Decimal("1.00"),
-        validators=[MinValueValidator(Decimal("0.01"))],
+        validators=[MinValueValidator(MONEY_QUANTUM)],
         help_text=_("Money one point pays off"),
     )
     lifetime_days = models.PositiveIntegerField(
@@ -253,9 +252,8 @@ class Tier(models.Model):
     code = models.SlugField(_("code"), max_length=50)
     name = models.CharField(_("name"), max_length=100)
     rank = models.PositiveSmallIntegerField(_("rank"), default=0)
-    threshold = models.DecimalField(
+    threshold = money_field(
         _("qualification threshold"),
-        **MONEY,
         default=Decimal("0"),
         validators=[MinValueValidator(0)],
     )
@@ -303,18 +301,16 @@ class RedemptionPolicy(models.Model):
         default=Decimal("1"),
         validators=[MinValueValidator(0), MaxValueValidator(1)],
     )
-    min_order_amount = models.DecimalField(
-        _("minimum order amount"), **MONEY, default=Decimal("0"), validators=[MinValueValidator(0)]
+    min_order_amount = money_field(
+        _("minimum order amount"), default=Decimal("0"), validators=[MinValueValidator(0)]
     )
-    min_balance = models.DecimalField(
+    min_balance = points_field(
         _("minimum balance to redeem"),
-        **POINTS,
         default=Decimal("0"),
         validators=[MinValueValidator(0)],
     )
-    max_points_per_check = models.DecimalField(
+    max_points_per_check = points_field(
         _("max points per check"),
-        **POINTS,
         null=True,
         blank=True,
         validators=[MinValueValidator(0)],
@@ -362,8 +358,8 @@ class EarnRule(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     # Parameters; which ones a rule needs depends on its kind (see clean()).
     factor = models.DecimalField(_("factor"), max_digits=8, decimal_places=4, null=True, blank=True)
-    points = models.DecimalField(_("points"), **POINTS, null=True, blank=True)
-    min_amount = models.DecimalField(_("threshold amount"), **MONEY, null=True, blank=True)
+    points = points_field(_("points"), null=True, blank=True)
+    min_amount = money_field(_("threshold amount"), null=True, blank=True)
     every = models.PositiveIntegerField(_("every Nth purchase"), null=True, blank=True)
     event = models.SlugField(_("event"), max_length=50, blank=True)
     # Conditions shared by every kind.
@@ -391,16 +387,14 @@ class EarnRule(models.Model):
     exclude = models.ManyToManyField(
         ProductSet, verbose_name=_("except these products"), blank=True, related_name="+"
     )
-    min_order_amount = models.DecimalField(_("minimum order"), **MONEY, null=True, blank=True)
+    min_order_amount = money_field(_("minimum order"), null=True, blank=True)
     lifetime_days = models.PositiveIntegerField(
         _("points lifetime, days"), null=True, blank=True, help_text=_("Overrides the programme")
     )
     limit_per_customer = models.PositiveIntegerField(_("times per customer"), null=True, blank=True)
-    budget_points = models.DecimalField(_("total points budget"), **POINTS, null=True, blank=True)
+    budget_points = points_field(_("total points budget"), null=True, blank=True)
     # Spent budget: changed only by the ledger with F() under a row lock, never by forms.
-    budget_used = models.DecimalField(
-        _("budget used"), **POINTS, default=Decimal("0"), editable=False
-    )
+    budget_used = points_field(_("budget used"), default=Decimal("0"), editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -471,9 +465,7 @@ class EarnRule(models.Model):
             problems.setdefault("points", []).append(why)
         elif self.points <= 0:
             problems.setdefault("points", []).append(_("Points must be greater than zero."))
-        elif self.program_id and self.points != self.points.quantize(
-            Decimal(1).scaleb(-self.program.precision)
-        ):
+        elif self.program_id and not points_exact(self.points, precision=self.program.precision):
             problems.setdefault("points", []).append(
                 _("This programme counts whole points; give a whole number.")
                 if self.program.precision == 0

@@ -11,8 +11,22 @@ from notifications.backends.base import (
     PermanentSendError,
     SendError,
     TransientSendError,
-    backend_for,
 )
+from notifications.backends.cabinet import CabinetBackend
+from notifications.backends.email import EmailBackend
+from notifications.backends.sms import SmsBackend
+from notifications.models import Channel
+
+BACKENDS: dict[str, type[ChannelBackend]] = {
+    Channel.EMAIL: EmailBackend,
+    Channel.SMS: SmsBackend,
+    Channel.CABINET: CabinetBackend,
+}
+
+
+def backend_for(channel: str) -> ChannelBackend:
+    return BACKENDS[channel]()
+
 
 __all__ = [
     "ChannelBackend",

@@ -24,16 +24,3 @@ class ChannelBackend:
 
     def send(self, message, *, recipient: str) -> str:
         raise NotImplementedError
-
-
-def backend_for(channel: str) -> ChannelBackend:
-    from notifications.backends.cabinet import CabinetBackend
-    from notifications.backends.email import EmailBackend
-    from notifications.backends.sms import SmsBackend
-    from notifications.models import Channel
-
-    return {
-        Channel.EMAIL: EmailBackend,
-        Channel.SMS: SmsBackend,
-        Channel.CABINET: CabinetBackend,
-    }[channel]()

@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.utils import timezone
 
-from customers.services import customer_enrol
-from loyalty.ledger.checks import check_commit
+from campaigns.enrolment import member_enrol as customer_enrol
+from loyalty.ledger.services import check_commit
 from loyalty.rules.engine import LineInput
 from tests.factories import (
     EarnRuleFactory,

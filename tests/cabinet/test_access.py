@@ -62,7 +62,7 @@ def test_a_member_of_two_programmes_switches_between_them(signed_in, member):
 
 
 def test_no_cabinet_url_names_an_object_by_id():
-    from customers.cabinet import urls
+    from cabinet import urls
 
     parameters = {name for pattern in urls.urlpatterns for name in pattern.pattern.converters}
     # Only the public invitation code and Django's signed reset token appear in URLs.

@@ -147,7 +147,7 @@ def test_an_offer_for_someone_else_cannot_be_activated(signed_in, program, membe
 
 def test_till_code_is_issued_on_post_with_a_qr_and_accepted_once(signed_in, member):
     from core import errors
-    from customers.services import customer_identify
+    from loyalty.ledger.services import customer_identify
 
     assert signed_in.get(url("till_code", "en")).status_code == 200
     response = signed_in.post(url("till_code", "en"))
@@ -165,7 +165,7 @@ def test_till_code_is_issued_on_post_with_a_qr_and_accepted_once(signed_in, memb
 
 def test_a_new_till_code_replaces_the_previous_one(signed_in, member):
     from core import errors
-    from customers.services import customer_identify
+    from loyalty.ledger.services import customer_identify
 
     first = signed_in.post(url("till_code", "en")).context["code"]
     second = signed_in.post(url("till_code", "en")).context["code"]
@@ -278,7 +278,7 @@ def test_a_user_without_a_customer_gets_a_clear_refusal(client, db):
 
 def test_checks_are_never_addressed_by_id(signed_in, member):
     # Ownership comes from the session: no cabinet URL takes a check, account or customer id.
-    from customers.cabinet import urls
+    from cabinet import urls
 
     for pattern in urls.urlpatterns:
         assert (

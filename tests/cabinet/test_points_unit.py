@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.utils import translation
 
-from customers.cabinet.formatting import points_unit
+from cabinet.formatting import points_unit
 
 
 @pytest.mark.parametrize(

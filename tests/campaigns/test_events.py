@@ -6,7 +6,7 @@ import pytest
 
 from campaigns import services
 from campaigns.models import CampaignRule
-from loyalty.ledger.events import event_award
+from loyalty.ledger.services import event_award
 from tests.campaigns.till import D, campaign_awarded
 from tests.factories import (
     AccountFactory,

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 
 from campaigns import triggers
+from campaigns.enrolment import member_enrol as customer_enrol
 from campaigns.models import Referral, ReferralStatus
-from customers.services import customer_enrol
 from loyalty.ledger.models import Operation
 from loyalty.ledger.services import check_cancel
 from tests.campaigns.till import D, commit

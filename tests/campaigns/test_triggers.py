@@ -7,7 +7,6 @@ import pytest
 
 from campaigns import triggers
 from campaigns.models import TriggerConfig
-from loyalty.ledger import signals
 from loyalty.ledger.models import Lot, Operation
 from notifications.models import Message
 from tests.factories import (
@@ -42,14 +41,8 @@ def member(program, **customer):
 
 
 def enrol(account, now, created=True):
-    signals.customer_enrolled.send(
-        sender=None,
-        customer=account.customer,
-        account=account,
-        outlet=None,
-        created=created,
-        now=now,
-    )
+    # What campaigns.enrolment.member_enrol does after the ledger's enrolment.
+    triggers.member_welcome(account=account, created=created, now=now)
 
 
 def test_welcome_bonus_once_per_customer(program, now):

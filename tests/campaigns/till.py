@@ -9,8 +9,8 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from campaigns.models import Campaign
-from loyalty.ledger import checks
 from loyalty.ledger.models import RuleAward
+from loyalty.ledger.services import checks
 from loyalty.rules import engine
 
 D = Decimal

@@ -5,9 +5,9 @@ import pytest
 from core import errors
 from customers.codes import one_time_code_issue
 from customers.models import Customer
-from customers.services import customer_enrol, customer_identify
 from loyalty.ledger import signals
 from loyalty.ledger.models import Account
+from loyalty.ledger.services import customer_enrol, customer_identify
 from tests.factories import AccountFactory, OutletFactory, ProgramFactory, TierFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns import services as campaign_services
 from campaigns.models import CampaignRule
-from loyalty.ledger import checks, events
 from loyalty.ledger.models import RuleAward
+from loyalty.ledger.services import checks
+from loyalty.ledger.services import grants as events
 from loyalty.rules import engine, loader
 from loyalty.rules.models import EarnRule
 from tests.campaigns.till import SATURDAY, WEDNESDAY, D, commit, line, rule_points
@@ -206,7 +207,7 @@ def test_a_result_spending_an_unlocked_budget_is_refused(now):
     with pytest.raises(loader.BudgetNotLocked):
         loader.assert_budgets_locked(loaded, result)
     with pytest.raises(loader.BudgetNotLocked):
-        checks._spend_budget(loaded, rules["tea-bonus"], D(30))
+        checks.budget_spend(loaded, rules["tea-bonus"], D(30))
     locked = loader.lock_budget_rows(loaded, {rules["tea-bonus"].pk})
     loader.assert_budgets_locked(locked, result)
 

@@ -4,8 +4,8 @@ import pytest
 
 from core import errors
 from loyalty.ledger import services
-from loyalty.ledger.checks import check_calculate, check_commit
 from loyalty.ledger.models import Check, CheckStatus, Lot, LotKind, Operation, RuleAward
+from loyalty.ledger.services import check_calculate, check_commit
 from loyalty.rules.engine import LineInput
 from tests.factories import (
     AccountFactory,

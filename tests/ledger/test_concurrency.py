@@ -80,7 +80,7 @@ def test_two_accounts_do_not_block_each_other(on_postgres, now):
     def hold_lock_on_a():
         with transaction.atomic():
             # The ledger's own lock (it joins the programme): it must not lock the programme row.
-            services._lock_account(a.pk)
+            services.account_lock(a.pk)
             locked.set()
             release.wait(10)
 

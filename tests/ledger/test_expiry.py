@@ -7,9 +7,9 @@ from django.db import connection, connections
 
 from core.models import JobRun, JobStatus
 from loyalty.ledger import services
-from loyalty.ledger.expiry import points_expire
 from loyalty.ledger.jobs import expiry_job
 from loyalty.ledger.models import Account, Entry, EntryKind, Lot, Operation, OperationKind
+from loyalty.ledger.services import points_expire
 from tests.factories import AccountFactory, ProgramFactory
 from tests.ledger.helpers import D, assert_consistent, balance, days, grant
 

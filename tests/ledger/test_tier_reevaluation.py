@@ -6,8 +6,9 @@ import pytest
 
 from core.models import JobRun
 from loyalty.ledger import signals
-from loyalty.ledger.jobs import qualification_values, tiers_job, tiers_reevaluate
+from loyalty.ledger.jobs import tiers_job
 from loyalty.ledger.models import Account, CheckStatus
+from loyalty.ledger.services import qualification_values, tiers_reevaluate
 from tests.factories import AccountFactory, CheckFactory, ProgramFactory, TierFactory
 from tests.ledger.helpers import days
 
@@ -124,7 +125,7 @@ def test_lifetime_qualification_reads_the_account_counters(program, now, changes
 
 def test_the_bulk_values_match_the_per_account_definition(program, now):
     # checks.py needs the rules engine, which lands with the constructor issue.
-    checks = pytest.importorskip("loyalty.ledger.checks", exc_type=ImportError)
+    checks = pytest.importorskip("loyalty.ledger.services.tiers", exc_type=ImportError)
     account_qualification_value = checks.account_qualification_value
 
     for metric in ("spend", "visits", "points"):

@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from django.urls import reverse
 
+from campaigns.enrolment import member_enrol as customer_enrol
 from core.models import JobRun
-from customers.services import customer_enrol
 from loyalty.ledger import signals
-from loyalty.ledger.jobs import tiers_reevaluate
 from loyalty.ledger.models import Lot
+from loyalty.ledger.services import tiers_reevaluate
 from notifications import defaults
 from notifications.admin import preview
 from notifications.backends import PermanentSendError, TransientSendError

@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from core import errors
-from loyalty.ledger.checks import check_commit
 from loyalty.ledger.models import RuleAward
+from loyalty.ledger.services import check_commit
 from loyalty.rules.engine import LineInput
 from loyalty.rules.models import Category, EarnRule, Outlet, ProductSet, Program, Tier
 from loyalty.rules.program_io import program_dump, program_load

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from loyalty.ledger import services
-from loyalty.ledger.checks import check_calculate
 from loyalty.ledger.models import Operation
+from loyalty.ledger.services import check_calculate
 from loyalty.rules.engine import LineInput
 from loyalty.rules.program_io import program_load
 from tests.factories import AccountFactory

@@ -21,9 +21,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Customer
-from loyalty.ledger.expiry import points_expire
 from loyalty.ledger.models import Account, Entry, Lot, Operation, OperationKind
-from loyalty.ledger.services import ledger_reconcile
+from loyalty.ledger.services import ledger_reconcile, points_expire
 from loyalty.rules.models import Program
 
 BATCH = 5000

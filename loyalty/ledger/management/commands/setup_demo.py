@@ -25,10 +25,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from core import errors
-from customers.services import customer_enrol
 from loyalty.ledger import services
-from loyalty.ledger.checks import check_commit
 from loyalty.ledger.models import Check
+from loyalty.ledger.services import check_commit, customer_enrol
 from loyalty.rules.engine import LineInput
 from loyalty.rules.models import Program
 from loyalty.rules.program_io import program_load

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from campaigns.models import OfferActivation
+from campaigns.providers import eligible_offers
 from customers.models import Customer
-from loyalty.ledger.checks import account_qualification_value
 from loyalty.ledger.models import Account, CheckLine, Lot, Operation
 from loyalty.ledger.selectors import Balance, account_balance
+from loyalty.ledger.services import account_qualification_value
 from loyalty.rules.models import EarnRule, Program, RedemptionPolicy, Tier
 
 ZERO = Decimal("0")
@@ -117,31 +119,14 @@ def dashboard(*, account: Account, now: datetime) -> Dashboard:
     )
 
 
-def _day_start(day: date, zone) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min), zone)
-
-
-def history(
-    *,
-    account: Account,
-    kind: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-) -> QuerySet[Operation]:
+def history(*, account: Account) -> QuerySet[Operation]:
     """The account's operations, newest first, with their checks and lines (no N+1).
 
-    Dates are whole days in the programme's time zone; ``date_to`` is inclusive.
+    The history page narrows it with ``cabinet.filters.HistoryFilter``.
     """
-    zone = timezone.get_current_timezone()
-    rows = Operation.objects.filter(account=account)
-    if kind:
-        rows = rows.filter(kind=kind)
-    if date_from:
-        rows = rows.filter(occurred_at__gte=_day_start(date_from, zone))
-    if date_to:
-        rows = rows.filter(occurred_at__lt=_day_start(date_to + timedelta(days=1), zone))
     return (
-        rows.select_related("check_obj", "check_obj__outlet")
+        Operation.objects.filter(account=account)
+        .select_related("check_obj", "check_obj__outlet")
         .prefetch_related(
             Prefetch("check_obj__lines", queryset=CheckLine.objects.order_by("index"))
         )
@@ -157,9 +142,6 @@ class Offers:
 
 def offers(*, account: Account, now: datetime) -> Offers:
     """Offers for this account now: those still to activate, and those switched on."""
-    from campaigns.models import OfferActivation
-    from campaigns.providers import eligible_offers
-
     eligible = list(eligible_offers(account, now=now).order_by("valid_until", "code", "id"))
     activated_ids = set(
         OfferActivation.objects.filter(

@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 from core import errors
 from customers.models import Customer
 from customers.phones import phone_normalise
-from loyalty.ledger.models import OperationKind
 
 from . import ratelimit
 
@@ -117,27 +116,6 @@ class ProfileForm(forms.Form):
         required=False,
         help_text=_("Password reset links are sent here."),
     )
-
-
-class HistoryFilterForm(forms.Form):
-    kind = forms.ChoiceField(
-        label=_("Kind"),
-        required=False,
-        choices=[("", _("All")), *OperationKind.choices],
-    )
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def clean(self):
-        data = super().clean()
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", _("The end date is before the start date."))
-        return data
 
 
 class ConsentForm(forms.Form):

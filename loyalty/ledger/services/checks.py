@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F
 
 from core import errors
 from customers.models import Customer
@@ -23,7 +23,6 @@ from loyalty.ledger.models import (
     Account,
     Check,
     CheckLine,
-    CheckStatus,
     EntryKind,
     Lot,
     LotKind,
@@ -31,17 +30,11 @@ from loyalty.ledger.models import (
     RuleAward,
 )
 from loyalty.ledger.selectors import Balance, account_balance
-from loyalty.ledger.services import (
-    _debit,
-    _finish,
-    _lock_account,
-    _Movements,
-    _new_operation,
-    _replay,
-    account_open,
-)
+from loyalty.ledger.services import movements
+from loyalty.ledger.services.accounts import account_lock, account_open, member_account_lock
+from loyalty.ledger.services.tiers import account_tier_upgrade
 from loyalty.rules import engine, loader
-from loyalty.rules.models import EarnRule, Outlet, Program, Tier, TierMetric
+from loyalty.rules.models import EarnRule, Outlet, Program, Tier
 
 ZERO = Decimal("0")
 
@@ -243,12 +236,13 @@ def check_commit(
         )
     if customer.is_blocked:
         raise errors.CustomerBlocked()
-    account = _lock_member_account(program, customer)
+    account = member_account_lock(program, customer)
     if account is None:
         account = account_open(program=program, customer=customer, now=now, outlet=outlet)
-        account = _lock_account(account.pk)
+        account = account_lock(account.pk)
     account.customer = customer  # the signal receivers read it; no need to load it again
-    if (op := _replay(program=program, source=source, idempotency_key=idempotency_key)) is not None:
+    op = movements.operation_replay(program=program, source=source, idempotency_key=idempotency_key)
+    if op is not None:
         check = op.check_obj
         return CommittedCheck(
             check=check,
@@ -277,7 +271,7 @@ def check_commit(
         loaded, lambda spec: engine.calculate(spec, state, check_input)
     )
     check = _create_check(program, outlet, account, lines, result, receipt_number, at)
-    op = _new_operation(
+    op = movements.operation_new(
         account,
         kind=OperationKind.CHECK,
         source=source,
@@ -287,14 +281,16 @@ def check_commit(
         check_obj=check,
         description=f"Check {receipt_number}",
     )
-    mv = _Movements(op)
+    mv = movements.Movements(op)
     earning = [row for row in result.breakdown if row.points > 0]
     if result.redeemed_points or earning:
         # The lots read for the balance serve the redemption and the debts new lots repay.
         if result.redeemed_points:
-            burnt = _debit(
+            burnt = movements.debit(
                 mv,
-                _fifo([lot for lot in current if lot.remaining > 0 and lot.available_at <= now]),
+                movements.fifo(
+                    [lot for lot in current if lot.remaining > 0 and lot.available_at <= now]
+                ),
                 amount=result.redeemed_points,
                 kind=EntryKind.REDEEM,
             )
@@ -302,7 +298,7 @@ def check_commit(
                 raise errors.InsufficientPoints(
                     f"Requested {result.redeemed_points} points, the lots hold {burnt}."
                 )
-        _credit_earned(
+        movements.credit_earned(
             mv,
             account,
             earning,
@@ -323,7 +319,7 @@ def check_commit(
             )
         )
         if rule is not None and rule.budget_points is not None:
-            _spend_budget(loaded, rule, row.points)
+            budget_spend(loaded, rule, row.points)
     RuleAward.objects.bulk_create(awards)
     Account.objects.filter(pk=account.pk).update(
         lifetime_spend=F("lifetime_spend") + result.payable,
@@ -331,7 +327,7 @@ def check_commit(
         lifetime_earned=F("lifetime_earned") + result.earned_points,
         last_purchase_at=at,
     )
-    _finish(mv, account, now=now)
+    movements.finish(mv, account, now=now)
     # The row is locked: its counters are what was read plus what was just added.
     account.lifetime_spend += result.payable
     account.lifetime_visits += 1
@@ -348,75 +344,11 @@ def check_commit(
     )
 
 
-def _spend_budget(loaded: loader.LoadedProgram, rule: EarnRule, points: Decimal) -> None:
+def budget_spend(loaded: loader.LoadedProgram, rule: EarnRule, points: Decimal) -> None:
     """Add ``points`` to the rule's ``budget_used``; only under its row lock."""
     if rule.pk not in loaded.locked:
         raise loader.BudgetNotLocked(f"Rule {rule.code} spends its budget without its row lock.")
     EarnRule.objects.filter(pk=rule.pk).update(budget_used=F("budget_used") + points)
-
-
-def _lock_member_account(program: Program, customer: Customer) -> Account | None:
-    """The customer's account in ``program``, locked; None if it has none.
-
-    Only the account row, and without joins: a join would lock the programme row too
-    (serialising every account of the programme), and PostgreSQL's re-check of a row that was
-    updated while we waited returns NULLs for an outer-joined tier.
-    """
-    account = (
-        Account.objects.select_for_update(of=("self",))
-        .filter(program=program, customer=customer)
-        .first()
-    )
-    if account is not None:
-        account.program = program
-    return account
-
-
-def _fifo(lots: list) -> list:
-    """Redemption order, as ``_open_lots``: what expires first, then what matured first."""
-    far = datetime.max.replace(tzinfo=UTC)
-    return sorted(lots, key=lambda lot: (lot.expires_at or far, lot.available_at, lot.pk))
-
-
-def _credit_earned(mv, account, rows, *, debts, at, program) -> None:
-    """``_credit`` for all of a check's rule rows at once: one insert of the lots, and the debts
-    (read once with the redemption's lots) repaid from them in order, as ``_credit`` would."""
-    if not rows:
-        return
-    lots = [
-        Lot(
-            account=account,
-            operation=mv.operation,
-            kind=LotKind.EARN,
-            amount=row.points,
-            remaining=ZERO,
-            available_at=at + timedelta(days=program.hold_days),
-            expires_at=at + timedelta(days=lifetime)
-            if (lifetime := _lifetime(row, program))
-            else None,
-            rule_code=row.rule,
-        )
-        for row in rows
-    ]
-    if connection.features.can_return_rows_from_bulk_insert:
-        lots = Lot.objects.bulk_create(lots)
-    else:
-        for lot in lots:
-            lot.save(force_insert=True)
-    for lot in lots:
-        mv.move(lot, lot.amount, EntryKind.EARN)
-        for debt in debts:
-            if lot.remaining == 0:
-                break
-            if debt.remaining >= 0:
-                continue
-            repay = min(-debt.remaining, lot.remaining)
-            mv.move(lot, -repay, EntryKind.REPAY)
-            mv.move(debt, repay, EntryKind.REPAY)
-
-
-def _lifetime(row, program) -> int | None:
-    return row.lifetime_days if row.lifetime_days is not None else program.lifetime_days
 
 
 def _create_check(program, outlet, account, lines, result, receipt_number, at) -> Check:
@@ -496,60 +428,3 @@ def _commit_anonymous(*, program, outlet, lines, redeem, receipt_number, now, at
         tier=None,
         replayed=False,
     )
-
-
-# --- tiers -------------------------------------------------------------------------------------
-
-
-def account_qualification_value(account: Account, *, now: datetime) -> Decimal:
-    """The programme's tier metric for this account: lifetime, or over the rolling period."""
-    program = account.program
-    metric, days = program.tier_metric, program.tier_period_days
-    if days is None:
-        return {
-            TierMetric.SPEND: account.lifetime_spend,
-            TierMetric.VISITS: Decimal(account.lifetime_visits),
-            TierMetric.POINTS: account.lifetime_earned,
-        }[metric]
-    since = now - timedelta(days=days)
-    checks = Check.objects.filter(account=account, occurred_at__gt=since).exclude(
-        status=CheckStatus.CANCELLED
-    )
-    if metric == TierMetric.VISITS:
-        return Decimal(checks.count())
-    if metric == TierMetric.SPEND:
-        agg = checks.aggregate(paid=Sum("payable"), back=Sum("refunded_amount"))
-        return (agg["paid"] or ZERO) - (agg["back"] or ZERO)
-    return checks.aggregate(p=Sum("earned_points"))["p"] or ZERO
-
-
-def account_tier_upgrade(
-    account: Account, *, now: datetime, tiers: Sequence[Tier] | None = None
-) -> Tier | None:
-    """Move the account up to the highest tier it qualifies for; never down (that is nightly).
-
-    The caller holds the account lock. ``tiers``, if given, are the programme's tiers already
-    read. Returns the new tier, or None if it did not change.
-    """
-    value = account_qualification_value(account, now=now)
-    if tiers is None:
-        best = (
-            Tier.objects.filter(program_id=account.program_id, threshold__lte=value)
-            .order_by("-rank", "-threshold")
-            .first()
-        )
-    else:
-        best = max(
-            (t for t in tiers if t.threshold <= value),
-            key=lambda t: (t.rank, t.threshold),
-            default=None,
-        )
-    current = account.tier
-    if best is None or (current is not None and best.rank <= current.rank):
-        return None
-    Account.objects.filter(pk=account.pk).update(tier=best, tier_since=now)
-    account.tier, account.tier_since = best, now
-    signals.tier_changed.send(
-        sender=Account, account=account, old_tier=current, new_tier=best, upgrade=True, now=now
-    )
-    return best

@@ -23,14 +23,17 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.i18n import set_language
 
+from campaigns import services as campaign_services
+from campaigns.models import Offer
 from core import errors
 from customers.codes import one_time_code_issue
 from customers.models import CodePurpose, Customer
 from notifications.selectors import cabinet_messages, cabinet_unread_count
 from notifications.services import cabinet_message_mark_read
 
-from . import describe, forms, ratelimit, selectors, services
+from . import describe, filters, forms, ratelimit, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +86,6 @@ def language(request):
     prefix_default_language=False an /en/… path does not resolve while Russian is active (and
     vice versa), and the switch would silently keep the old language.
     """
-    from django.views.i18n import set_language
-
     next_path = request.POST.get("next", "")
     path_language = translation.get_language_from_path(next_path) or settings.LANGUAGE_CODE
     with translation.override(path_language):
@@ -226,16 +227,11 @@ def dashboard(request):
 
 @cabinet_view
 def history(request):
-    form = forms.HistoryFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    rows = selectors.history(
-        account=request.account,
-        kind=filters.get("kind") or None,
-        date_from=filters.get("date_from"),
-        date_to=filters.get("date_to"),
+    found = filters.HistoryFilter(
+        request.GET or None, queryset=selectors.history(account=request.account)
     )
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "cabinet/history.html", _context(request, form=form, page=page))
+    page = Paginator(found.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "cabinet/history.html", _context(request, form=found.form, page=page))
 
 
 @cabinet_view
@@ -247,9 +243,6 @@ def offers(request):
 @require_POST
 @cabinet_view
 def offer_activate(request):
-    from campaigns.models import Offer
-    from campaigns.services import OfferNotAvailable, offer_activate
-
     form = forms.OfferActivateForm(request.POST)
     offer = None
     if form.is_valid():
@@ -258,9 +251,9 @@ def offer_activate(request):
         ).first()
     try:
         if offer is None:
-            raise OfferNotAvailable()
-        offer_activate(customer=request.customer, offer=offer, now=timezone.now())
-    except OfferNotAvailable as exc:
+            raise campaign_services.OfferNotAvailable()
+        campaign_services.offer_activate(customer=request.customer, offer=offer, now=timezone.now())
+    except campaign_services.OfferNotAvailable as exc:
         messages.error(request, exc.detail)
     else:
         messages.success(request, _("The offer “%(title)s” is on.") % {"title": offer.title})

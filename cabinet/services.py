@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -133,8 +134,6 @@ def profile_update(
 
     Raises ValidationFailed naming the field.
     """
-    from django.core.exceptions import ValidationError
-
     customer = (
         Customer.objects.select_for_update(of=("self",)).select_related("user").get(pk=customer.pk)
     )

@@ -1,0 +1,196 @@
+"""Accounts: membership of a programme, enrolment, identification, and the account lock.
+
+``accounts_lock`` / ``account_lock`` are the one way to lock account rows: by primary key, in
+ascending order, and only the account rows (``of=self``) — a joined programme row locked too
+would queue every account of the programme behind every other (DESIGN invariant 5).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core import errors
+from customers.codes import one_time_code_consume
+from customers.models import CodePurpose, Customer
+from customers.phones import phone_normalise
+from customers.services import customer_register
+from loyalty.ledger import signals
+from loyalty.ledger.models import Account
+from loyalty.rules.models import Outlet, Program
+
+# --- locking --------------------------------------------------------------------------------------
+
+
+def _for_update():
+    # of=self: joined rows (programme, tier, customer) stay unlocked; PostgreSQL also refuses to
+    # lock the nullable side of an outer join (the tier).
+    return Account.objects.select_for_update(of=("self",))
+
+
+def accounts_lock(*ids: int | None, related: Sequence[str] = ("program",)) -> dict[int, Account]:
+    """Lock the accounts ``ids`` (None ignored) in primary-key order; returns them by id.
+
+    ``related`` are joined in the same query (not locked). Runs in the caller's transaction.
+    An id with no account is absent from the result.
+    """
+    wanted = sorted({i for i in ids if i is not None})
+    rows = _for_update()
+    if related:
+        rows = rows.select_related(*related)
+    return {a.pk: a for a in rows.filter(pk__in=wanted).order_by("pk")}
+
+
+def account_lock(account_id: int, *, related: Sequence[str] = ("program",)) -> Account:
+    """Lock one account (see ``accounts_lock``). Raises Account.DoesNotExist."""
+    rows = _for_update()
+    if related:
+        rows = rows.select_related(*related)
+    return rows.get(pk=account_id)
+
+
+def member_account_lock(program: Program, customer: Customer) -> Account | None:
+    """The customer's account in ``program``, locked; None if it has none.
+
+    Only the account row, and without joins: a join would lock the programme row too
+    (serialising every account of the programme), and PostgreSQL's re-check of a row that was
+    updated while we waited returns NULLs for an outer-joined tier.
+    """
+    account = _for_update().filter(program=program, customer=customer).first()
+    if account is not None:
+        account.program = program
+    return account
+
+
+# --- membership -----------------------------------------------------------------------------------
+
+
+def account_open(*, program: Program, customer: Customer, now: datetime, outlet=None) -> Account:
+    """The customer's account in the programme, created on first use with the entry tier."""
+    account = Account.objects.filter(program=program, customer=customer).first()
+    if account is not None:
+        return account
+    base_tier = program.tiers.order_by("rank", "threshold", "id").first()
+    account, _created = Account.objects.get_or_create(
+        program=program,
+        customer=customer,
+        defaults={
+            "tier": base_tier,
+            "tier_since": now if base_tier else None,
+            "enrolled_at": now,
+            "enrolled_outlet": outlet,
+        },
+    )
+    return account
+
+
+@transaction.atomic
+def customer_enrol(
+    *,
+    program: Program,
+    outlet: Outlet | None,
+    phone: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    birth_date: date | None = None,
+    card: str | None = None,
+    referral_code: str | None = None,
+    consents: dict | None = None,
+    now: datetime,
+) -> tuple[Customer, Account, bool]:
+    """Enrol a person into ``program`` by phone; returns (customer, account, created).
+
+    A phone already known is never duplicated: its customer is returned, with an account in this
+    programme opened if it had none (``created`` is True only when the account is new). A new
+    customer may name a referrer by referral code (never themselves). Sends
+    ``customer_enrolled`` inside the transaction (welcome bonus and message ride on it).
+    Raises ValidationFailed naming the field (phone, card, referral_code, email, …).
+    """
+    e164 = phone_normalise(phone, region=program.region)
+    if birth_date is not None and birth_date > now.date():
+        raise errors.ValidationFailed(fields={"birth_date": [_("Cannot be in the future.")]})
+    card = (card or "").strip() or None
+    referrer = None
+    if referral_code:
+        referrer = (
+            Customer.objects.filter(
+                referral_code=referral_code.strip().upper(), accounts__program=program
+            )
+            .distinct()
+            .first()
+        )
+        if referrer is None:
+            raise errors.ValidationFailed(
+                fields={"referral_code": [_("No member of this programme has this code.")]}
+            )
+    customer = customer_register(
+        phone=e164,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        birth_date=birth_date,
+        card=card,
+        referred_by=referrer,
+        consents=consents,
+        now=now,
+    )
+    existing = Account.objects.filter(program=program, customer=customer).first()
+    account = existing or account_open(program=program, customer=customer, now=now, outlet=outlet)
+    created = existing is None
+    signals.customer_enrolled.send(
+        sender=Customer,
+        customer=customer,
+        account=account,
+        outlet=outlet,
+        created=created,
+        now=now,
+    )
+    return customer, account, created
+
+
+def customer_identify(
+    *,
+    program: Program,
+    phone: str | None = None,
+    card: str | None = None,
+    code: str | None = None,
+    id: str | uuid.UUID | None = None,
+    now: datetime,
+) -> Customer:
+    """The programme member named by exactly one identifier.
+
+    A one-time code is consumed by this call. Customers who are not members of ``program`` are
+    not found (a terminal never learns about other programmes' customers).
+    Raises ValidationFailed (none or several identifiers, malformed phone) and CustomerNotFound.
+    """
+    given = {
+        name: value
+        for name, value in (("phone", phone), ("card", card), ("code", code), ("id", id))
+        if value not in (None, "")
+    }
+    if len(given) != 1:
+        message = _("Give exactly one of phone, card, code, id.")
+        raise errors.ValidationFailed(message, fields={"customer": [message]})
+    members = Customer.objects.filter(accounts__program=program)
+    if phone:
+        customer = members.filter(phone=phone_normalise(phone, region=program.region)).first()
+    elif card:
+        customer = members.filter(card_number=str(card).strip()).first()
+    elif id:
+        try:
+            public_id = id if isinstance(id, uuid.UUID) else uuid.UUID(str(id))
+        except ValueError:
+            raise errors.CustomerNotFound() from None
+        customer = members.filter(public_id=public_id).first()
+    else:
+        customer = one_time_code_consume(code=str(code), purpose=CodePurpose.TILL, now=now)
+        if not Account.objects.filter(program=program, customer=customer).exists():
+            customer = None
+    if customer is None:
+        raise errors.CustomerNotFound()
+    return customer

@@ -1,0 +1,173 @@
+"""Reconciliation: the ledger invariants (DESIGN "The ledger"), checked. Reads only."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, Sum
+
+from loyalty.ledger.models import Account, Entry, EntryKind, Lot, LotKind, Operation, OperationKind
+from loyalty.ledger.selectors import account_balance, lots_balance
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    account_id: int
+    invariant: int
+    detail: str
+
+    def __str__(self) -> str:
+        return f"account {self.account_id}: invariant {self.invariant}: {self.detail}"
+
+
+_OUTGOING = {
+    EntryKind.REDEEM,
+    EntryKind.EXPIRE,
+    EntryKind.CLAWBACK,
+    EntryKind.ADJUST,
+    EntryKind.REPAY,
+}
+
+
+def ledger_reconcile(
+    *, now: datetime, account_ids: Iterable[int] | None = None, chunk_size: int = 2000
+) -> list[Discrepancy]:
+    """Check the ledger invariants for some accounts (all by default). Reads only.
+
+    1. cached available + pending == Σ entries == Σ lot.remaining, and the split by time;
+    2. only debt lots are negative, only where the programme allows, and never beside
+       positive lots (credits repay debt first);
+    3. at most one purchase operation per check (idempotency keys are unique in the schema);
+    4. every lot: its first movement equals its amount and the rest only redeem, expire,
+       claw back, adjust or repay it; Σ of its entries == remaining;
+    5. every operation moves only its own account's lots (entry, lot and operation name the
+       same account): an operation serialises on one account lock, so a movement across
+       accounts would be a write no lock protected.
+    """
+    accounts = Account.objects.select_related("program").order_by("pk")
+    if account_ids is not None:
+        accounts = accounts.filter(pk__in=list(account_ids))
+    found: list[Discrepancy] = []
+    last = 0
+    while True:
+        chunk = list(accounts.filter(pk__gt=last)[:chunk_size])
+        if not chunk:
+            return found
+        last = chunk[-1].pk
+        ids = [a.pk for a in chunk]
+        computed = lots_balance(account_ids=ids, now=now)
+        entry_sums = dict(
+            Entry.objects.filter(account_id__in=ids)
+            .values("account_id")
+            .annotate(s=Sum("amount"))
+            .values_list("account_id", "s")
+            .order_by()
+        )
+        lot_rows = defaultdict(list)
+        for row in Lot.objects.filter(account_id__in=ids).values(
+            "id", "account_id", "kind", "amount", "remaining"
+        ):
+            lot_rows[row["account_id"]].append(row)
+        per_lot = defaultdict(list)
+        for lot_id, kind, amount in (
+            Entry.objects.filter(account_id__in=ids)
+            .order_by("lot_id", "id")
+            .values_list("lot_id", "kind", "amount")
+        ):
+            per_lot[lot_id].append((kind, amount))
+        double = (
+            Operation.objects.filter(account_id__in=ids, kind=OperationKind.CHECK)
+            .values("account_id", "check_obj_id")
+            .annotate(n=Count("id"))
+            .filter(n__gt=1)
+            .order_by()
+        )
+        for row in double:
+            found.append(
+                Discrepancy(row["account_id"], 3, f"check {row['check_obj_id']} committed twice")
+            )
+        crossing = (
+            Entry.objects.filter(account_id__in=ids)
+            .filter(~Q(lot__account_id=F("account_id")) | ~Q(operation__account_id=F("account_id")))
+            .order_by("id")
+            .values_list("account_id", "id", "operation_id")
+        )
+        for account_id, entry_id, operation_id in crossing:
+            found.append(
+                Discrepancy(
+                    account_id,
+                    5,
+                    f"entry {entry_id} of operation {operation_id} moves another account's lot",
+                )
+            )
+        for account_id, lot_id in (
+            Lot.objects.filter(account_id__in=ids)
+            .exclude(operation__account_id=F("account_id"))
+            .order_by("id")
+            .values_list("account_id", "id")
+        ):
+            found.append(
+                Discrepancy(
+                    account_id, 5, f"lot {lot_id} was created by another account's operation"
+                )
+            )
+        for account in chunk:
+            found.extend(_reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now))
+
+
+def _pts(value) -> str:
+    """Points the same way whatever the database returned (SQLite sums drop the scale)."""
+    return f"{Decimal(value):.2f}"
+
+
+def _reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now) -> list[Discrepancy]:
+    out = []
+    pk = account.pk
+    available, pending, _ = computed[pk]
+    cached = account_balance(account, now=now)
+    total_entries = entry_sums.get(pk) or ZERO
+    total_lots = sum((r["remaining"] for r in lot_rows[pk]), ZERO)
+    if not (cached.total == total_entries == total_lots):
+        out.append(
+            Discrepancy(
+                pk,
+                1,
+                f"cached {_pts(cached.total)} vs entries {_pts(total_entries)}"
+                f" vs lots {_pts(total_lots)}",
+            )
+        )
+    if (cached.available, cached.pending) != (available, pending):
+        out.append(
+            Discrepancy(
+                pk,
+                1,
+                f"cached split {_pts(cached.available)}/{_pts(cached.pending)}"
+                f" vs lots {_pts(available)}/{_pts(pending)}",
+            )
+        )
+    debts = [r for r in lot_rows[pk] if r["remaining"] < 0]
+    if debts:
+        if any(r["kind"] != LotKind.DEBT for r in debts):
+            out.append(Discrepancy(pk, 2, "a non-debt lot is negative"))
+        if not account.program.allow_negative_after_refund:
+            out.append(Discrepancy(pk, 2, "debt in a programme that forbids negative balances"))
+        if any(r["remaining"] > 0 for r in lot_rows[pk]):
+            out.append(Discrepancy(pk, 2, "debt left unpaid beside positive lots"))
+    for r in lot_rows[pk]:
+        moves = per_lot.get(r["id"], [])
+        if not moves or moves[0][1] != r["amount"]:
+            out.append(Discrepancy(pk, 4, f"lot {r['id']}: first movement is not its amount"))
+            continue
+        if sum((m[1] for m in moves), ZERO) != r["remaining"]:
+            out.append(Discrepancy(pk, 4, f"lot {r['id']}: entries do not sum to remaining"))
+        if r["kind"] != LotKind.DEBT:
+            bad = [k for k, amt in moves[1:] if amt < 0 and k not in _OUTGOING]
+            if bad:
+                out.append(Discrepancy(pk, 4, f"lot {r['id']}: unexplained outflow {bad}"))
+    return out
