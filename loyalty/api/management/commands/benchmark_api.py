@@ -438,7 +438,7 @@ class Command(BaseCommand):
         """Commits queue notification dispatches; nobody consumes them during the run."""
         if settings.CELERY_BROKER_URL.startswith(("filesystem", "memory")):
             return
-        from config.celery import app
+        from celery import current_app as app  # config.celery, set up with Django
 
         try:
             app.control.purge()
@@ -545,10 +545,9 @@ class Command(BaseCommand):
     # --- profile ---------------------------------------------------------------------------
 
     def _profile(self, program: Program, customers: int, commits: int, redeem: str) -> None:
+        from celery import current_app as app  # config.celery, set up with Django
         from django.test import Client
         from django.test.utils import override_settings
-
-        from config.celery import app
 
         if settings.DEBUG:
             raise CommandError("profile with DEBUG=0: DEBUG records every query")
