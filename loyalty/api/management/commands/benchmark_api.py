@@ -619,7 +619,10 @@ class Command(BaseCommand):
         own = [
             (ct, nc, f"{fn[len(root) + 1 :]}:{line}({name})")
             for (fn, line, name), (_cc, nc, _tt, ct, _callers) in stats.stats.items()
-            if fn.startswith(root) and "/management/" not in fn
+            if fn.startswith(root)
+            and "/.venv/" not in fn
+            and "/site-packages/" not in fn
+            and "/management/" not in fn
         ]
         for ct, nc, where in sorted(own, reverse=True)[:25]:
             self.stdout.write(
