@@ -1,13 +1,14 @@
 # Kopilka — two commands on a fresh machine:
 #   make run    the whole product (web, Celery worker, beat, demo data) on the embedded default
 #   make test   the test suite (SQLite unless DATABASE_URL says otherwise)
+#   make serve  production: gunicorn + Celery worker + beat on DATABASE_URL / CELERY_BROKER_URL
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format messages benchmark clean
+.PHONY: install run serve test lint format messages benchmark benchmark-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,11 @@ run: install
 	$(BIN)/python manage.py migrate --noinput -v 0
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python manage.py setup_demo
 	HOST=$(HOST) PORT=$(PORT) bin/run-all
+
+# Production on this machine (README, "Production"); bin/serve refuses SQLite and the
+# filesystem broker and says why.
+serve: install
+	bin/serve
 
 test: install
 	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
@@ -46,6 +52,13 @@ messages: install
 
 benchmark: install
 	$(BIN)/python manage.py benchmark
+
+# The POS API over HTTP against pgbench (docs/benchmarks.md). PostgreSQL database of its own;
+# needs wrk and pgbench (apt-get install wrk postgresql-contrib).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kopilka_bench
+BENCH_ARGS ?=
+benchmark-api: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_api $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "django_celery_beat",
+    "health_check",
     "core",
     "customers",
     "loyalty.rules",
@@ -48,6 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the app server, before sessions and locale are worked out.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,8 +94,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
+    # Persistent connections: each web or Celery worker process keeps one connection for up to
+    # CONN_MAX_AGE seconds (0: a new one per request, None: forever) instead of paying the
+    # connect and authentication round trips on every request; the health check pings a
+    # reused connection first, so a restarted database costs one retried request, not errors.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -125,7 +132,24 @@ USE_TZ = True
 # --- Static -----------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing one
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+# Production (DEBUG off) serves STATIC_ROOT through whitenoise with hashed, compressed names
+# (``collectstatic`` writes them and the manifest; bin/serve runs it), so the files can be
+# cached forever. With DEBUG on, or STATIC_MANIFEST=0 (the test suite, a runserver without a
+# collectstatic), names stay plain and whitenoise finds the files in the apps as runserver does.
+STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if STATIC_MANIFEST
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 
 # --- Security (production toggles; `check --deploy` is clean with the production env) ----------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
@@ -136,6 +160,8 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers probe /health/ over plain HTTP on the node itself.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 X_FRAME_OPTIONS = "DENY"
 
 # --- Email ------------------------------------------------------------------------------------

@@ -4,10 +4,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.health import HealthView
+
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("loyalty.api.urls")),
+    path("health/", HealthView.as_view(), name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("notifications/", include("notifications.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

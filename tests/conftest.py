@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
+from django.test.utils import override_settings
 from django.urls import clear_url_caches
 from django.utils import translation
 
@@ -65,3 +66,18 @@ def _celery_memory_broker():
     app._pool = None
     app.amqp._producer_pool = None
     app.conf.broker_url, app.conf.broker_transport_options = saved
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _static_without_collectstatic():
+    """Production settings (DEBUG off) want hashed names from a collectstatic manifest; the
+    tests render pages without running collectstatic, so they use plain names, as DEBUG does.
+    tests/core/test_serving.py checks the production storage in a subprocess of its own."""
+    with override_settings(
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+        STATIC_MANIFEST=False,
+    ):
+        yield
