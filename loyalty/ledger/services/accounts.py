@@ -108,7 +108,8 @@ def customer_enrol(
     A phone already known is never duplicated: its customer is returned, with an account in this
     programme opened if it had none (``created`` is True only when the account is new). A new
     customer may name a referrer by referral code (never themselves). Sends
-    ``customer_enrolled`` inside the transaction (welcome bonus and message ride on it).
+    ``customer_enrolled`` inside the transaction (the welcome message rides on it; the welcome
+    bonus is granted by the caller, ``campaigns.enrolment.member_enrol``).
     Raises ValidationFailed naming the field (phone, card, referral_code, email, …).
     """
     e164 = phone_normalise(phone, region=program.region)
