@@ -169,6 +169,7 @@ class ProgramAdmin(SimpleHistoryAdmin):
             _("Tier qualification"),
             {"fields": ("tier_metric", "tier_period_days", "tier_grace_days")},
         ),
+        (_("Reports"), {"fields": ("gross_margin",)}),
     )
     inlines = [
         TierInline,

@@ -135,6 +135,7 @@ class ProgramForm(ProgrammeScopedForm):
             "tier_metric",
             "tier_period_days",
             "tier_grace_days",
+            "gross_margin",
         ]
 
 

@@ -47,6 +47,7 @@ PROGRAM_KEYS = {
     "region",
     "timezone",
     "active",
+    "gross_margin",
     "points",
     "accrual",
     "redemption",
@@ -90,7 +91,7 @@ RULE_M2M = {
 }
 # Decimals written with at least two places (shares and money per point), as
 # docs/programme-format.md shows.
-TWO_PLACES = {"max_share", "point_value"}
+TWO_PLACES = {"max_share", "point_value", "gross_margin"}
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -277,6 +278,11 @@ def _read(reader: _Reader, top: dict) -> dict:
             prog[key] = reader.text(top[key], key)
     if "active" in top:
         prog["is_active"] = reader.boolean(top["active"], "active")
+    if "gross_margin" in top:
+        margin = reader.decimal(top["gross_margin"], "gross_margin", null=True)
+        if margin is not None and not Decimal("0") <= margin <= Decimal("1"):
+            reader.add("gross_margin", "Must be a fraction from 0 to 1, like \"0.35\".")
+        prog["gross_margin"] = margin
 
     points = reader.obj(top.get("points", {}), "points", set(POINTS_KEYS))
     for key, field in POINTS_KEYS.items():
@@ -491,6 +497,7 @@ def _write(reader: _Reader, plan: dict) -> Program:
                 "tier_metric",
                 "tier_period_days",
                 "tier_grace_days",
+                "gross_margin",
             )
         },
     )
@@ -499,7 +506,7 @@ def _write(reader: _Reader, plan: dict) -> Program:
         **{v: f"tier_qualification.{k}" for k, v in QUALIFICATION_KEYS.items()},
         "accrual_promo_items": "accrual.promo_items",
         "is_active": "active",
-        **{f: f for f in ("code", "name", "currency", "region", "timezone")},
+        **{f: f for f in ("code", "name", "currency", "region", "timezone", "gross_margin")},
     }
     if not _full_clean(reader, program, "", program_keys):
         return program
@@ -688,6 +695,8 @@ def program_dump(*, program: Program) -> dict:
     }
     if not program.is_active:
         data["active"] = False
+    if program.gross_margin is not None:
+        data["gross_margin"] = _dec(program.gross_margin, "gross_margin")
     data["points"] = {
         "precision": program.precision,
         "rounding": program.rounding,
