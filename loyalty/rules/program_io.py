@@ -281,7 +281,7 @@ def _read(reader: _Reader, top: dict) -> dict:
     if "gross_margin" in top:
         margin = reader.decimal(top["gross_margin"], "gross_margin", null=True)
         if margin is not None and not Decimal("0") <= margin <= Decimal("1"):
-            reader.add("gross_margin", "Must be a fraction from 0 to 1, like \"0.35\".")
+            reader.add("gross_margin", 'Must be a fraction from 0 to 1, like "0.35".')
         prog["gross_margin"] = margin
 
     points = reader.obj(top.get("points", {}), "points", set(POINTS_KEYS))
