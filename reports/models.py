@@ -41,7 +41,6 @@ class ProgramDay(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["program", "day"], name="report_program_day"),
         ]
-        permissions = [("view_dashboard", _("Can view the reports dashboard"))]
 
     def __str__(self) -> str:
         return f"{self.program_id} {self.day}"
@@ -181,3 +180,14 @@ class AggregationState(models.Model):
 
     def __str__(self) -> str:
         return str(self.program_id)
+
+
+class Dashboard(ProgramDay):
+    """The admin dashboard's entry (no table of its own) and its permission."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("dashboard")
+        verbose_name_plural = _("dashboard")
+        default_permissions = ()
+        permissions = [("view_dashboard", _("Can view the reports dashboard"))]

@@ -68,6 +68,9 @@ class DaySource:
         self.stored = set(self.program_days)
         self._computed: dict[tuple[date, date], LedgerDays] = {}
         self._start: date | None = None
+        self._current: Decimal | None = None
+        self._future: dict[date, Decimal] = {}
+        self.campaigns: dict[tuple[date, date], list[dict]] = {}
 
     # --- which days are live ------------------------------------------------------------------
 
@@ -86,8 +89,10 @@ class DaySource:
 
     def live_runs(self, period: Period) -> list[Period]:
         """Consecutive runs of the period's days (up to today) that are not stored."""
-        clipped = period.clip(last=self.today)
         runs: list[Period] = []
+        if period.last < self.history_start:
+            return runs  # nothing happened before the first record
+        clipped = period.clip(first=self.history_start, last=self.today)
         if clipped is None:
             return runs
         run_start = None
@@ -139,16 +144,15 @@ class DaySource:
         if clipped is None:
             return {} if by != "total" else OutletFigures()
         if not self.live:
-            group = {"day": ("day",), "outlet": ("outlet_id",), "total": ()}[by]
-            rows = (
-                OutletDay.objects.filter(
-                    program=self.program, day__gte=clipped.first, day__lte=clipped.last
-                )
-                .filter(day__lt=self.today)
-                .values(*group)
-                .annotate(**{name: Sum(name) for name in OUTLET_FIELDS})
-                .order_by(*group)
-            )
+            stored = OutletDay.objects.filter(
+                program=self.program, day__gte=clipped.first, day__lte=clipped.last
+            ).filter(day__lt=self.today)
+            sums = {name: Sum(name) for name in OUTLET_FIELDS}
+            if by == "total":
+                rows = [stored.aggregate(**sums)]
+            else:
+                group = {"day": "day", "outlet": "outlet_id"}[by]
+                rows = stored.values(group).annotate(**sums).order_by(group)
             for row in rows:
                 key = {"day": row.get("day"), "outlet": row.get("outlet_id"), "total": None}[by]
                 _add(result[key], row)
@@ -212,14 +216,18 @@ class DaySource:
         dated after ``day`` are taken off: stored or live days up to today, then anything dated
         after today (a till whose clock runs ahead).
         """
-        current = Account.objects.filter(program=self.program).aggregate(
-            s=Coalesce(Sum("available"), ZERO) + Coalesce(Sum("pending"), ZERO)
-        )["s"]
+        if self._current is None:
+            self._current = Account.objects.filter(program=self.program).aggregate(
+                s=Coalesce(Sum("available"), ZERO) + Coalesce(Sum("pending"), ZERO)
+            )["s"]
+        current = self._current
         after = max(day, self.today) + timedelta(days=1)
-        later = Entry.objects.filter(
-            operation__program=self.program,
-            operation__occurred_at__gte=day_start(self.program, after),
-        ).aggregate(s=Coalesce(Sum("amount"), ZERO))["s"]
+        if after not in self._future:
+            self._future[after] = Entry.objects.filter(
+                operation__program=self.program,
+                operation__occurred_at__gte=day_start(self.program, after),
+            ).aggregate(s=Coalesce(Sum("amount"), ZERO))["s"]
+        later = self._future[after]
         if day < self.today:
             later += self.program_totals(Period(day + timedelta(days=1), self.today)).net
         return current - later
@@ -311,6 +319,14 @@ def campaign_run(campaign, program) -> Period | None:
 
 
 def campaigns_kpis(source: DaySource, period: Period) -> list[dict]:
+    """Each campaign whose run overlaps the period, measured over the overlap (cached)."""
+    key = (period.first, period.last)
+    if key not in source.campaigns:
+        source.campaigns[key] = _campaigns_kpis(source, period)
+    return source.campaigns[key]
+
+
+def _campaigns_kpis(source: DaySource, period: Period) -> list[dict]:
     from campaigns.models import Campaign, CampaignMember
 
     program = source.program
@@ -422,7 +438,8 @@ def _kpis(source: DaySource, period: Period, activity: Activity) -> dict:
     total = sum(by_tier.values())
     flows = source.program_totals(period)
     sales = source.outlet_days(period, by="total")
-    lifetime = source.outlet_days(Period(source.history_start, period.last), by="total")
+    start = min(source.history_start, period.last)
+    lifetime = source.outlet_days(Period(start, period.last), by="total")
     checks = sales.member_checks + sales.anonymous_checks
     outstanding = source.outstanding(period.last)
     return {
