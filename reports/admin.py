@@ -229,7 +229,7 @@ def _present(board, request) -> dict:
     days = [row["day"] for row in rows]
     line = charts.Line
     chart_list = [
-        charts.line_chart(
+        _chart(
             _("Points issued, redeemed and expired"),
             days,
             [
@@ -239,7 +239,7 @@ def _present(board, request) -> dict:
             ],
             bars=len(days) <= 31,
         ),
-        charts.line_chart(
+        _chart(
             _("Outstanding liability"),
             days,
             [
@@ -249,7 +249,7 @@ def _present(board, request) -> dict:
                 )
             ],
         ),
-        charts.line_chart(
+        _chart(
             _("New and active members"),
             days,
             [
@@ -258,7 +258,7 @@ def _present(board, request) -> dict:
             ],
             bars=len(days) <= 31,
         ),
-        charts.line_chart(
+        _chart(
             _("Member and anonymous sales"),
             days,
             [
@@ -266,7 +266,7 @@ def _present(board, request) -> dict:
                 line(str(_("anonymous")), charts.values(rows, "anonymous_sales")),
             ],
         ),
-        charts.line_chart(
+        _chart(
             _("Average check"),
             days,
             [
@@ -284,6 +284,10 @@ def _present(board, request) -> dict:
         "previous_period": board.period.previous(),
         "query": query.urlencode(),
     }
+
+
+def _chart(title, days, lines, **kw) -> dict:
+    return {"title": title, "svg": charts.line_chart(str(title), days, lines, **kw)}
 
 
 def _table(board, name: str) -> list[dict]:

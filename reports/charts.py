@@ -92,17 +92,22 @@ def line_chart(
                     f"<title>{escape(line.label)} {escape(_fmt(float(v)))}</title></rect>"
                 )
         else:
-            points = [
-                f"{x(i):.1f},{y(float(v)):.1f}" for i, v in enumerate(line.values) if v is not None
-            ]
-            if len(points) == 1:
-                cx, cy = points[0].split(",")
-                parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{color}"/>')
-            elif points:
-                parts.append(
-                    f'<polyline fill="none" stroke="{color}" stroke-width="2" '
-                    f'points="{" ".join(points)}"/>'
-                )
+            # A day without a value (no check, so no average) breaks the line.
+            segments: list[list[str]] = [[]]
+            for i, v in enumerate(line.values):
+                if v is None:
+                    segments.append([])
+                else:
+                    segments[-1].append(f"{x(i):.1f},{y(float(v)):.1f}")
+            for segment in segments:
+                if len(segment) == 1:
+                    cx, cy = segment[0].split(",")
+                    parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{color}"/>')
+                elif segment:
+                    parts.append(
+                        f'<polyline fill="none" stroke="{color}" stroke-width="2" '
+                        f'points="{" ".join(segment)}"/>'
+                    )
         legend_y = HEIGHT + 12 + 16 * k
         parts.append(
             f'<rect x="{LEFT}" y="{legend_y - 9}" width="12" height="10" fill="{color}"/>'
