@@ -241,6 +241,10 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 JOBS_STALE_AFTER_SECONDS = env.int("JOBS_STALE_AFTER_SECONDS", default=CELERY_TASK_TIME_LIMIT + 300)
 # Parallel connections of the point expiry on PostgreSQL (chunks of disjoint accounts).
 LEDGER_EXPIRY_WORKERS = env.int("LEDGER_EXPIRY_WORKERS", default=2)
+# Report aggregates: the nightly refresh re-counts this many closed days besides the touched
+# ones; a rebuild reads the ledger this many days at a time (docs/reports.md).
+REPORTS_REFRESH_DAYS = env.int("REPORTS_REFRESH_DAYS", default=3)
+REPORTS_CHUNK_DAYS = env.int("REPORTS_CHUNK_DAYS", default=7)
 
 SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.backends.sms.LogSmsProvider")
 SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")

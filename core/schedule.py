@@ -92,4 +92,11 @@ SYSTEM_SCHEDULES: tuple[SystemSchedule, ...] = (
         expires=6 * HOUR,
         description="Win-back bonus for customers who just became sleeping; referral sweep.",
     ),
+    SystemSchedule(
+        name="reports: daily aggregates",
+        task="reports.aggregate_days",
+        crontab={"minute": "45", "hour": "0"},
+        expires=12 * HOUR,
+        description="Store yesterday's report figures and re-count days changed since.",
+    ),
 )

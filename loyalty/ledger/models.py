@@ -74,7 +74,11 @@ class Account(models.Model):
                 condition=Q(pending__gte=0), name="account_pending_not_negative"
             ),
         ]
-        indexes = [models.Index(fields=["program", "last_purchase_at"])]
+        indexes = [
+            models.Index(fields=["program", "last_purchase_at"]),
+            # Reports count members by the day they joined (docs/reports.md).
+            models.Index(fields=["program", "enrolled_at"], name="account_enrolled"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer} @ {self.program.code}"
@@ -238,7 +242,11 @@ class Operation(models.Model):
                 fields=["program", "source", "idempotency_key"], name="operation_idempotency"
             ),
         ]
-        indexes = [models.Index(fields=["account", "-id"])]
+        indexes = [
+            models.Index(fields=["account", "-id"]),
+            # Reports sum a day's movements by business time (docs/reports.md).
+            models.Index(fields=["program", "occurred_at"], name="operation_business_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.points}"

@@ -54,7 +54,15 @@ PROGRAM_QUALIFICATION = Section(
     "tier_qualification",
     _keys(tier_metric="metric", tier_period_days="period_days", tier_grace_days="grace_days"),
 )
-PROGRAM_SECTIONS = (PROGRAM_MAIN, PROGRAM_POINTS, PROGRAM_ACCRUAL, PROGRAM_QUALIFICATION)
+# Top-level keys of the file too, shown apart in the admin.
+PROGRAM_REPORTS = Section(_("Reports"), None, _keys("gross_margin"))
+PROGRAM_SECTIONS = (
+    PROGRAM_MAIN,
+    PROGRAM_POINTS,
+    PROGRAM_ACCRUAL,
+    PROGRAM_QUALIFICATION,
+    PROGRAM_REPORTS,
+)
 PROGRAM_FIELDS = tuple(field for section in PROGRAM_SECTIONS for field in section.fields)
 
 # The parts of a programme; the file holds the redemption policy under "redemption", and each

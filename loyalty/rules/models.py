@@ -96,6 +96,18 @@ class Program(models.Model):
         default=0,
         help_text=_("A tier is kept at least this long after it was reached"),
     )
+    gross_margin = models.DecimalField(
+        _("gross margin"),
+        max_digits=5,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_(
+            "A fraction from 0 to 1, like 0.35: campaign ROI in the reports uses it. "
+            "Empty: ROI is not computed"
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

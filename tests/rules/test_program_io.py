@@ -239,3 +239,33 @@ def test_commands_load_and_dump(tmp_path):
         call_command("load_program", str(path))
     with pytest.raises(CommandError, match="No programme"):
         call_command("dump_program", "nope")
+
+
+# --- gross margin (campaign ROI in the reports) ---------------------------------------------------
+
+
+def test_gross_margin_round_trips_and_is_dumped_only_when_set():
+    data = example("coffee")
+    assert "gross_margin" not in data
+    program = program_load(data=data)
+    assert program.gross_margin is None
+    assert "gross_margin" not in program_dump(program=program)
+    program = program_load(data={**data, "gross_margin": "0.35"})
+    assert program.gross_margin == Decimal("0.35")
+    assert program_dump(program=program)["gross_margin"] == "0.35"
+    # Absent means null again: the file is the whole definition.
+    assert program_load(data=data).gross_margin is None
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "abc", 0.35, True])
+def test_gross_margin_invalid_is_named_and_nothing_written(value):
+    data = example("coffee")
+    before = db_state()
+    fields = load_fails({**data, "gross_margin": value})
+    assert list(fields) == ["gross_margin"]
+    assert db_state() == before
+
+
+def test_gross_margin_too_precise_is_named():
+    fields = load_fails({**example("coffee"), "gross_margin": "0.123456"})
+    assert "gross_margin" in fields

@@ -36,7 +36,7 @@ from loyalty.rules.program_io.document import (
 
 # Decimals written with at least two places (shares and money per point), as
 # docs/programme-format.md shows.
-TWO_PLACES = {"max_share", "point_value"}
+TWO_PLACES = {"max_share", "point_value", "gross_margin"}
 
 
 def program_dump(*, program: Program) -> dict:
@@ -48,6 +48,8 @@ def program_dump(*, program: Program) -> dict:
     }
     if not program.is_active:
         data["active"] = False
+    if program.gross_margin is not None:
+        data["gross_margin"] = _value(program.gross_margin, "gross_margin")
     data[PROGRAM_POINTS.file_key] = _section(program, PROGRAM_POINTS)
     data[PROGRAM_ACCRUAL.file_key] = _section(program, PROGRAM_ACCRUAL)
     policy = RedemptionPolicy.objects.filter(program=program).first()

@@ -5,6 +5,7 @@ Nothing here touches the database; ``load.plan_write`` applies the plan.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from loyalty.rules.definition import (
@@ -33,6 +34,11 @@ def plan_read(reader: Reader, top: dict) -> dict:
             prog[key] = reader.text(top[key], key)
     if "active" in top:
         prog["is_active"] = reader.boolean(top["active"], "active")
+    if "gross_margin" in top:
+        margin = reader.decimal(top["gross_margin"], "gross_margin", null=True)
+        if margin is not None and not Decimal("0") <= margin <= Decimal("1"):
+            reader.add("gross_margin", 'Must be a fraction from 0 to 1, like "0.35".')
+        prog["gross_margin"] = margin
 
     section = PROGRAM_POINTS.file_key
     points = reader.obj(top.get(section, {}), section, set(PROGRAM_POINTS.file_keys.values()))

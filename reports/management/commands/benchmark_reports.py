@@ -1,0 +1,360 @@
+"""Measure the reports at scale on PostgreSQL: build, aggregate a day, rebuild, dashboard.
+
+    manage.py benchmark_reports --customers 1000000 --entries 10000000 --days 365
+
+Everything lives in a throw-away programme (``bench-reports-…``), deleted afterwards unless
+``--keep``. The data is written with set-based SQL (``generate_series``): customers, one
+account each, member and anonymous checks spread over the last ``--days`` days (today
+included, so the dashboard's live part has work), one check operation per member check with
+two earned lots (base rate and a rule), every fourth lot partly redeemed, a campaign with a
+10 % audience (a tenth of it control) whose rule awarded on 1 % of the checks, 1 % of checks
+cancelled. Check lines and refunds are not generated (refund values are per refund and tiny).
+
+Times: the nightly aggregation of one day (yesterday), a full rebuild of every day, and the
+dashboard (all KPIs with the previous period, series, outlets, tiers, cohorts, campaigns) for
+the last 30 and 365 days, read from the aggregates plus today live.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignMember, CampaignRule
+from customers.models import Customer
+from loyalty.ledger.models import Account, Check, Entry, Lot, Operation, RuleAward
+from loyalty.rules.models import EarnRule, Outlet, Program, Tier
+from reports.models import (
+    AggregationState,
+    CampaignDay,
+    CohortMonth,
+    MemberDay,
+    OutletDay,
+    ProgramDay,
+)
+from reports.periods import Period, local_today
+from reports.selectors.dashboard import dashboard
+from reports.services import aggregates_rebuild
+
+ENTRIES_PER_CHECK = 2.5  # two earned lots, a quarter of them partly redeemed
+
+
+class Command(BaseCommand):
+    help = "Benchmark the reports: N customers, M ledger entries (PostgreSQL)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=1_000_000)
+        parser.add_argument("--entries", type=int, default=10_000_000)
+        parser.add_argument("--days", type=int, default=365, help="days of history")
+        parser.add_argument("--outlets", type=int, default=20)
+        parser.add_argument("--keep", action="store_true", help="keep the data afterwards")
+        parser.add_argument("--program", help="reuse a kept benchmark programme (skips the build)")
+        parser.add_argument("--skip-rebuild", action="store_true", help="no full rebuild")
+
+    def handle(self, *args, customers, entries, days, outlets, keep, program, skip_rebuild, **o):
+        if connection.vendor != "postgresql":
+            raise CommandError("benchmark_reports needs PostgreSQL (DATABASE_URL=postgres://…)")
+        if customers <= 0 or entries <= 0 or days <= 1:
+            raise CommandError("--customers, --entries must be positive and --days above 1")
+        now = timezone.now()
+        if program:
+            prog = Program.objects.filter(code=program).first()
+            if prog is None:
+                raise CommandError(f"--program: no programme {program!r}")
+            keep = True
+        else:
+            prog = Program.objects.create(
+                code=f"bench-reports-{uuid.uuid4().hex[:8]}",
+                name="Reports benchmark",
+                timezone="Europe/Moscow",
+                lifetime_days=365,
+                gross_margin="0.35",
+            )
+        try:
+            if not program:
+                started = time.perf_counter()
+                self._build(prog, customers, entries, days, outlets, now)
+                self.stdout.write(f"built in {time.perf_counter() - started:.1f} s")
+            self._sizes(prog)
+            self._measure(prog, now, days, skip_rebuild)
+        finally:
+            if keep:
+                self.stdout.write(f"kept programme {prog.code}")
+            else:
+                self._drop(prog)
+
+    # --- measurements ----------------------------------------------------------------------------
+
+    def _measure(self, program, now, days, skip_rebuild):
+        today = local_today(program, now)
+        yesterday = today - timedelta(days=1)
+        first = today - timedelta(days=days - 1)
+        started = time.perf_counter()
+        result = aggregates_rebuild(program=program, first=yesterday, last=yesterday, now=now)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"ONE DAY: {yesterday} aggregated ({result.member_rows} member rows) in "
+                f"{time.perf_counter() - started:.2f} s"
+            )
+        )
+        if not skip_rebuild:
+            started = time.perf_counter()
+            result = aggregates_rebuild(program=program, first=first, last=yesterday, now=now)
+            elapsed = time.perf_counter() - started
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"REBUILD: {result.days} days, {result.months} months, "
+                    f"{result.member_rows} member rows in {elapsed:.1f} s"
+                )
+            )
+        with connection.cursor() as cursor:
+            for model in (ProgramDay, OutletDay, MemberDay, CampaignDay, CohortMonth):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
+        for span in (30, 365):
+            period = Period(today - timedelta(days=span - 1), today)
+            timings = []
+            for _ in range(3):
+                started = time.perf_counter()
+                board = dashboard(program=program, period=period, now=now)
+                timings.append(time.perf_counter() - started)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"DASHBOARD {span} days: best {min(timings):.2f} s, first "
+                    f"{timings[0]:.2f} s (members {board.kpis['members']['total']}, "
+                    f"member checks {board.kpis['checks']['member']}, "
+                    f"active {board.kpis['members']['active']})"
+                )
+            )
+
+    def _sizes(self, program):
+        counts = {
+            "customers/accounts": Account.objects.filter(program=program).count(),
+            "checks": Check.objects.filter(program=program).count(),
+            "operations": Operation.objects.filter(program=program).count(),
+            "lots": Lot.objects.filter(account__program=program).count(),
+            "entries": Entry.objects.filter(account__program=program).count(),
+        }
+        self.stdout.write("size: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+    # --- data ------------------------------------------------------------------------------------
+
+    def _build(self, program, n_customers, n_entries, days, n_outlets, now):
+        base = Tier.objects.create(program=program, code="base", name="Base", rank=0)
+        silver = Tier.objects.create(
+            program=program, code="silver", name="Silver", rank=1, threshold=10000
+        )
+        outlet_ids = [
+            Outlet.objects.create(program=program, code=f"o{n}", name=f"Outlet {n}").pk
+            for n in range(n_outlets)
+        ]
+        rule = EarnRule.objects.create(
+            program=program,
+            code="bench-campaign",
+            kind="fixed_per_item",
+            points=10,
+            is_active=False,
+        )
+        campaign = Campaign.objects.create(
+            program=program,
+            code="bench",
+            name="Benchmark campaign",
+            starts_at=now - timedelta(days=days // 2),
+            launched_at=now - timedelta(days=days // 2),
+            status="running",
+        )
+        CampaignRule.objects.create(campaign=campaign, rule=rule)
+        member_checks = int(n_entries / ENTRIES_PER_CHECK)
+        anonymous_checks = member_checks // 4
+        t0 = now - timedelta(days=days - 1)
+        p = {
+            "program": program.pk,
+            "n": n_customers,
+            "tag": program.code,
+            "t0": t0,
+            "span": (now - t0).total_seconds(),
+            "checks": member_checks + anonymous_checks,
+            "every_anon": 5,
+            "outlets": outlet_ids,
+            "base": base.pk,
+            "silver": silver.pk,
+            "rule": rule.pk,
+            "campaign": campaign.pk,
+            "campaign_start": campaign.launched_at,
+        }
+        names = {
+            "customer": Customer._meta.db_table,
+            "account": Account._meta.db_table,
+            "check": Check._meta.db_table,
+            "operation": Operation._meta.db_table,
+            "lot": Lot._meta.db_table,
+            "entry": Entry._meta.db_table,
+            "award": RuleAward._meta.db_table,
+            "member": CampaignMember._meta.db_table,
+        }
+
+        def run(label, sql):
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(sql.format(**names), p)
+                rows = cursor.rowcount
+            self.stdout.write(f"  {label}: {rows:,} rows in {time.perf_counter() - started:.1f} s")
+
+        with transaction.atomic():
+            run(
+                "customers",
+                """
+                INSERT INTO {customer} (public_id, phone, email, card_number, first_name,
+                    last_name, registered_at, referral_code, consent_sms, consent_email,
+                    is_blocked, blocked_reason)
+                SELECT md5(%(tag)s || g)::uuid, NULL, '', NULL, 'Bench', %(tag)s, %(t0)s,
+                       substr(md5(%(tag)s || 'r' || g), 1, 16), false, false, false, ''
+                FROM generate_series(1, %(n)s) g
+                """,
+            )
+            run(
+                "accounts",
+                """
+                INSERT INTO {account} (program_id, customer_id, tier_id, tier_since, available,
+                    pending, lifetime_spend, lifetime_visits, lifetime_earned, enrolled_at)
+                SELECT %(program)s, c.id, CASE WHEN c.id %% 10 = 0 THEN %(silver)s
+                       ELSE %(base)s END, %(t0)s, 0, 0, 0, 0, 0,
+                       %(t0)s + make_interval(secs => (c.id %% 997) / 997.0 * %(span)s * 0.9)
+                FROM {customer} c WHERE c.last_name = %(tag)s
+                """,
+            )
+            run(
+                "checks",
+                """
+                WITH acc AS (SELECT min(id) AS a0, count(*) AS n FROM {account}
+                             WHERE program_id = %(program)s)
+                INSERT INTO {check} (public_id, program_id, outlet_id, account_id,
+                    receipt_number, status, channel, occurred_at, subtotal, discount, payable,
+                    redeemed_points, earned_points, refunded_amount, tier_code, breakdown,
+                    created_at)
+                SELECT gen_random_uuid(), %(program)s,
+                       (%(outlets)s::bigint[])[1 + g %% cardinality(%(outlets)s::bigint[])],
+                       CASE WHEN g %% %(every_anon)s = 0 THEN NULL
+                            ELSE acc.a0 + (g::bigint * 7919) %% acc.n END,
+                       'B' || g, CASE WHEN g %% 100 = 1 THEN 'cancelled' ELSE 'completed' END,
+                       'offline',
+                       %(t0)s + make_interval(secs => g::float / %(checks)s * %(span)s),
+                       100 + (g %% 4900), 0, 100 + (g %% 4900), 0, 0, 0, '', '[]',
+                       %(t0)s + make_interval(secs => g::float / %(checks)s * %(span)s)
+                FROM generate_series(1, %(checks)s) g CROSS JOIN acc
+                """,
+            )
+            run(
+                "operations",
+                """
+                INSERT INTO {operation} (public_id, program_id, account_id, kind, source,
+                    idempotency_key, check_id, points, description, reason, meta, occurred_at,
+                    created_at)
+                SELECT gen_random_uuid(), %(program)s, c.account_id, 'check', 'bench',
+                       'c' || c.id, c.id, 0, '', '', '{{}}', c.occurred_at, c.occurred_at
+                FROM {check} c WHERE c.program_id = %(program)s AND c.account_id IS NOT NULL
+                """,
+            )
+            run(
+                "lots",
+                """
+                INSERT INTO {lot} (account_id, operation_id, kind, amount, remaining,
+                    available_at, expires_at, rule_code, created_at)
+                SELECT o.account_id, o.id, 'earn', 5 + (o.id %% 50),
+                       CASE WHEN k = 0 AND o.id %% 2 = 0 THEN (5 + (o.id %% 50)) / 2
+                            ELSE 5 + (o.id %% 50) END,
+                       o.occurred_at, o.occurred_at + interval '365 days',
+                       CASE WHEN k = 0 THEN 'base' ELSE 'rule' END, o.occurred_at
+                FROM {operation} o CROSS JOIN generate_series(0, 1) k
+                WHERE o.program_id = %(program)s
+                """,
+            )
+            run(
+                "entries",
+                """
+                INSERT INTO {entry} (operation_id, account_id, lot_id, kind, amount, created_at)
+                SELECT l.operation_id, l.account_id, l.id, 'earn', l.amount, l.created_at
+                FROM {lot} l JOIN {account} a ON a.id = l.account_id
+                WHERE a.program_id = %(program)s
+                UNION ALL
+                SELECT l.operation_id, l.account_id, l.id, 'redeem', l.remaining - l.amount,
+                       l.created_at
+                FROM {lot} l JOIN {account} a ON a.id = l.account_id
+                WHERE a.program_id = %(program)s AND l.remaining < l.amount
+                """,
+            )
+            run(
+                "rule awards",
+                """
+                INSERT INTO {award} (operation_id, account_id, rule_id, rule_code, points,
+                    cancelled, created_at)
+                SELECT o.id, o.account_id, %(rule)s, 'bench-campaign', 10, false, o.occurred_at
+                FROM {operation} o
+                WHERE o.program_id = %(program)s AND o.id %% 100 = 7
+                  AND o.occurred_at >= %(campaign_start)s
+                """,
+            )
+            run(
+                "campaign audience",
+                """
+                INSERT INTO {member} (campaign_id, account_id, is_control, assigned_at)
+                SELECT %(campaign)s, a.id, a.id %% 100 < 1, %(t0)s
+                FROM {account} a WHERE a.program_id = %(program)s AND a.id %% 10 = 3
+                """,
+            )
+            run(
+                "balances",
+                """
+                UPDATE {account} a SET available = s.total
+                FROM (SELECT account_id, SUM(remaining) AS total FROM {lot} l
+                      WHERE l.account_id IN (SELECT id FROM {account}
+                                             WHERE program_id = %(program)s)
+                      GROUP BY account_id) s
+                WHERE a.id = s.account_id
+                """,
+            )
+        with connection.cursor() as cursor:
+            for table in names.values():
+                cursor.execute(f"ANALYZE {table}")
+
+    def _drop(self, program) -> None:
+        started = time.perf_counter()
+        tables = {
+            "customer": Customer._meta.db_table,
+            "account": Account._meta.db_table,
+            "check": Check._meta.db_table,
+            "operation": Operation._meta.db_table,
+            "lot": Lot._meta.db_table,
+            "entry": Entry._meta.db_table,
+            "award": RuleAward._meta.db_table,
+        }
+        accounts = f"SELECT id FROM {tables['account']} WHERE program_id = %s"
+        with transaction.atomic(), connection.cursor() as cursor:
+            for model in (ProgramDay, OutletDay, MemberDay, CampaignDay, CohortMonth):
+                cursor.execute(
+                    f"DELETE FROM {model._meta.db_table} WHERE program_id = %s", [program.pk]
+                )
+            AggregationState.objects.filter(program=program).delete()
+            CampaignMember.objects.filter(campaign__program=program).delete()
+            for table in ("award", "entry", "lot"):
+                cursor.execute(
+                    f"DELETE FROM {tables[table]} WHERE account_id IN ({accounts})", [program.pk]
+                )
+            for table in ("operation", "check"):
+                cursor.execute(f"DELETE FROM {tables[table]} WHERE program_id = %s", [program.pk])
+            cursor.execute(
+                f"DELETE FROM {tables['account']} WHERE program_id = %s RETURNING customer_id",
+                [program.pk],
+            )
+            cursor.execute(f"DELETE FROM {tables['customer']} WHERE last_name = %s", [program.code])
+            CampaignRule.objects.filter(campaign__program=program).delete()
+            Campaign.objects.filter(program=program).delete()
+            EarnRule.objects.filter(program=program).delete()
+            Outlet.objects.filter(program=program).delete()
+            Tier.objects.filter(program=program).delete()
+            cursor.execute(f"DELETE FROM {Program._meta.db_table} WHERE id = %s", [program.pk])
+        self.stdout.write(f"cleaned up in {time.perf_counter() - started:.1f} s")

@@ -1,0 +1,525 @@
+"""The KPIs of REPORTS.md for a programme and period, from stored days plus the live ledger.
+
+``DaySource`` decides, day by day, where figures come from: a day before today whose
+``ProgramDay`` row exists is read from the aggregates; today and any day not stored are
+computed live by ``reports.selectors.days.ledger_days`` (the same code that filled the
+aggregates). ``live=True`` computes every day live — the check that the aggregates are right.
+``program_kpis`` is what ``manage.py report_kpis`` prints and what the dashboard shows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, Min, Q, Sum
+from django.db.models.functions import Coalesce
+
+from loyalty.ledger.models import Account, Check, Entry, Operation
+from loyalty.rules.models import Program
+from reports.models import CampaignDay, MemberDay, OutletDay, ProgramDay
+from reports.periods import (
+    Period,
+    as_date,
+    as_decimal,
+    day_start,
+    local_day,
+    local_today,
+    money,
+    points,
+    ratio,
+)
+from reports.selectors.days import (
+    MEMBER_COLUMNS,
+    POINT_FIELDS,
+    LedgerDays,
+    OutletFigures,
+    ProgramFigures,
+    ledger_days,
+    member_rows_sql,
+)
+
+ZERO = Decimal("0")
+OUTLET_FIELDS = ("member_checks", "anonymous_checks", "member_sales", "anonymous_sales", "refunded")
+
+
+def _param(day: date):
+    return connection.ops.adapt_datefield_value(day)
+
+
+class DaySource:
+    """Per-day figures of one programme: stored aggregates for closed days, live for the rest."""
+
+    def __init__(self, program: Program, *, now: datetime, live: bool = False):
+        self.program = program
+        self.now = now
+        self.today = local_today(program, now)
+        self.live = live
+        self.program_days: dict[date, ProgramFigures] = {}
+        if not live:
+            for row in ProgramDay.objects.filter(program=program, day__lt=self.today).values(
+                "day", "new_members", "active_members", *POINT_FIELDS
+            ):
+                day = row.pop("day")
+                self.program_days[day] = ProgramFigures(**row)
+        self.stored = set(self.program_days)
+        self._computed: dict[tuple[date, date], LedgerDays] = {}
+        self._start: date | None = None
+        self._current: Decimal | None = None
+        self._future: dict[date, Decimal] = {}
+        self.campaigns: dict[tuple[date, date], list[dict]] = {}
+
+    # --- which days are live ------------------------------------------------------------------
+
+    @property
+    def history_start(self) -> date:
+        """The first day with anything in the ledger (or today for an empty programme)."""
+        if self._start is None:
+            firsts = [
+                Check.objects.filter(program=self.program).aggregate(m=Min("occurred_at"))["m"],
+                Account.objects.filter(program=self.program).aggregate(m=Min("enrolled_at"))["m"],
+                Operation.objects.filter(program=self.program).aggregate(m=Min("occurred_at"))["m"],
+            ]
+            days = [local_day(self.program, at) for at in firsts if at is not None]
+            self._start = min([*days, *self.stored, self.today])
+        return self._start
+
+    def live_runs(self, period: Period) -> list[Period]:
+        """Consecutive runs of the period's days (up to today) that are not stored."""
+        runs: list[Period] = []
+        if period.last < self.history_start:
+            return runs  # nothing happened before the first record
+        clipped = period.clip(first=self.history_start, last=self.today)
+        if clipped is None:
+            return runs
+        run_start = None
+        for day in clipped.each_day():
+            if day in self.stored:
+                if run_start is not None:
+                    runs.append(Period(run_start, day - timedelta(days=1)))
+                    run_start = None
+            elif run_start is None:
+                run_start = day
+        if run_start is not None:
+            runs.append(Period(run_start, clipped.last))
+        return runs
+
+    def _ledger(self, run: Period) -> LedgerDays:
+        key = (run.first, run.last)
+        if key not in self._computed:
+            self._computed[key] = ledger_days(self.program, run.first, run.last)
+        return self._computed[key]
+
+    def _live(self, period: Period) -> list[LedgerDays]:
+        return [self._ledger(run) for run in self.live_runs(period)]
+
+    # --- figures ------------------------------------------------------------------------------
+
+    def days(self, period: Period) -> dict[date, ProgramFigures]:
+        """Programme figures of each day of the period up to today (zeros where quiet)."""
+        result = {}
+        live = {}
+        for computed in self._live(period):
+            live.update(computed.program)
+        clipped = period.clip(last=self.today)
+        for day in clipped.each_day() if clipped else ():
+            source = self.program_days if day in self.stored else live
+            result[day] = source.get(day) or ProgramFigures()
+        return result
+
+    def program_totals(self, period: Period) -> ProgramFigures:
+        total = ProgramFigures()
+        for figures in self.days(period).values():
+            for name in ("new_members", *POINT_FIELDS):
+                setattr(total, name, getattr(total, name) + getattr(figures, name))
+        return total
+
+    def outlet_days(self, period: Period, *, by: str) -> dict:
+        """Outlet figures summed by "day", by "outlet" or in "total" over the period."""
+        clipped = period.clip(last=self.today)
+        result: dict = defaultdict(OutletFigures)
+        if clipped is None:
+            return {} if by != "total" else OutletFigures()
+        if not self.live:
+            stored = OutletDay.objects.filter(
+                program=self.program, day__gte=clipped.first, day__lte=clipped.last
+            ).filter(day__lt=self.today)
+            sums = {name: Sum(name) for name in OUTLET_FIELDS}
+            if by == "total":
+                rows = [stored.aggregate(**sums)]
+            else:
+                group = {"day": "day", "outlet": "outlet_id"}[by]
+                rows = stored.values(group).annotate(**sums).order_by(group)
+            for row in rows:
+                key = {"day": row.get("day"), "outlet": row.get("outlet_id"), "total": None}[by]
+                _add(result[key], row)
+        for computed in self._live(period):
+            for (day, outlet_id), figures in computed.outlets.items():
+                key = {"day": day, "outlet": outlet_id, "total": None}[by]
+                _add(result[key], figures.__dict__)
+        if by == "total":
+            return result[None] if None in result else OutletFigures()
+        return dict(result)
+
+    def campaign_points(self, campaign_id: int, period: Period) -> Decimal:
+        clipped = period.clip(last=self.today)
+        if clipped is None:
+            return ZERO
+        total = ZERO
+        if not self.live:
+            total = CampaignDay.objects.filter(
+                program=self.program,
+                campaign_id=campaign_id,
+                day__gte=clipped.first,
+                day__lte=clipped.last,
+                day__lt=self.today,
+            ).aggregate(s=Coalesce(Sum("points"), ZERO))["s"]
+        for computed in self._live(period):
+            total += sum(
+                (pts for (_day, cid), pts in computed.campaigns.items() if cid == campaign_id),
+                ZERO,
+            )
+        return total
+
+    def member_sql(self, period: Period) -> tuple[str, list]:
+        """SQL of the member rows (``MEMBER_COLUMNS``) of the period: stored plus live."""
+        clipped = period.clip(last=self.today)
+        columns = ", ".join(MEMBER_COLUMNS)
+        parts: list[str] = []
+        params: list = []
+        if clipped is None:
+            return f"SELECT {columns} FROM {MemberDay._meta.db_table} WHERE 1 = 0", []
+        if not self.live and self.stored:
+            parts.append(
+                f"SELECT {columns} FROM {MemberDay._meta.db_table} "
+                "WHERE program_id = %s AND day >= %s AND day <= %s AND day < %s"
+            )
+            params += [self.program.pk, _param(clipped.first), _param(clipped.last)]
+            params.append(_param(self.today))
+        for run in self.live_runs(period):
+            sql, run_params = member_rows_sql(self.program, run.first, run.last)
+            parts.append(sql)
+            params += run_params
+        if not parts:
+            return f"SELECT {columns} FROM {MemberDay._meta.db_table} WHERE 1 = 0", []
+        return " UNION ALL ".join(f"SELECT * FROM ({part}) p{n}" for n, part in enumerate(parts)), (
+            params
+        )
+
+    def outstanding(self, day: date) -> Decimal:
+        """Σ of all entries dated up to the end of ``day`` (available + pending, debts included).
+
+        The accounts' cached balances are Σ of all entries (ledger invariant 1); the movements
+        dated after ``day`` are taken off: stored or live days up to today, then anything dated
+        after today (a till whose clock runs ahead).
+        """
+        if self._current is None:
+            self._current = Account.objects.filter(program=self.program).aggregate(
+                s=Coalesce(Sum("available"), ZERO) + Coalesce(Sum("pending"), ZERO)
+            )["s"]
+        current = self._current
+        after = max(day, self.today) + timedelta(days=1)
+        if after not in self._future:
+            self._future[after] = Entry.objects.filter(
+                operation__program=self.program,
+                operation__occurred_at__gte=day_start(self.program, after),
+            ).aggregate(s=Coalesce(Sum("amount"), ZERO))["s"]
+        later = self._future[after]
+        if day < self.today:
+            later += self.program_totals(Period(day + timedelta(days=1), self.today)).net
+        return current - later
+
+
+def _add(target: OutletFigures, row: dict) -> None:
+    for name in OUTLET_FIELDS:
+        setattr(target, name, getattr(target, name) + (row.get(name) or 0))
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Activity:
+    active: int
+    repeat: int
+    retained: int | None  # active in the period before and in this one
+    previous_active: int | None  # active in the period before
+
+
+def member_activity(source: DaySource, periods: list[Period]) -> list[Activity]:
+    """Active and repeat members of each period, and those also active in the period before.
+
+    One pass over the member rows of all the periods (consecutive, oldest first).
+    """
+    span = Period(periods[0].first, periods[-1].last)
+    rows_sql, params = source.member_sql(span)
+    bucket_sql, bucket_params = [], []
+    for n, period in enumerate(periods):
+        bucket_sql.append(f"SUM(CASE WHEN day >= %s AND day <= %s THEN checks ELSE 0 END) AS c{n}")
+        bucket_params += [_param(period.first), _param(period.last)]
+    outer, outer_params = [], []
+    for n in range(len(periods)):
+        outer.append(f"SUM(CASE WHEN c{n} > 0 THEN 1 ELSE 0 END)")
+        outer.append(f"SUM(CASE WHEN c{n} > 1 THEN 1 ELSE 0 END)")
+        outer.append(f"SUM(CASE WHEN c{n} > 0 AND c{n - 1} > 0 THEN 1 ELSE 0 END)" if n else "NULL")
+    sql = (
+        f"SELECT {', '.join(outer)} FROM (SELECT account_id, {', '.join(bucket_sql)} "
+        f"FROM ({rows_sql}) md GROUP BY account_id) per_member"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*bucket_params, *params, *outer_params])
+        row = cursor.fetchone()
+    result = []
+    for n in range(len(periods)):
+        active, repeat, retained = row[3 * n : 3 * n + 3]
+        result.append(
+            Activity(
+                active=int(active or 0),
+                repeat=int(repeat or 0),
+                retained=None if n == 0 else int(retained or 0),
+                previous_active=result[n - 1].active if n else None,
+            )
+        )
+    return result
+
+
+def members_by_tier(program: Program, last: date) -> dict[str, int]:
+    """Members who joined on or before ``last``, by their tier now."""
+    end = day_start(program, last + timedelta(days=1))
+    joined = Q(enrolled_at__lt=end) | Q(
+        pk__in=Check.objects.filter(program=program, occurred_at__lt=end, account__isnull=False)
+        .filter(account__enrolled_at__gte=end)
+        .values("account_id")
+    )
+    rows = (
+        Account.objects.filter(program=program)
+        .filter(joined)
+        .values("tier__code", "tier__rank", "tier__threshold")
+        .annotate(n=Count("id"))
+        .order_by("tier__rank", "tier__threshold", "tier__code")
+    )
+    return {row["tier__code"] or "": row["n"] for row in rows}
+
+
+# --- campaigns --------------------------------------------------------------------------------
+
+
+def campaign_run(campaign, program) -> Period | None:
+    """The days the campaign ran (launch to finish, or its planned end); None if never run."""
+    started = campaign.launched_at or None
+    if started is None:
+        return None
+    ended = campaign.finished_at or campaign.ends_at
+    first = local_day(program, started)
+    last = local_day(program, ended - timedelta(microseconds=1)) if ended else date.max
+    return Period(first, max(first, last))
+
+
+def campaigns_kpis(source: DaySource, period: Period) -> list[dict]:
+    """Each campaign whose run overlaps the period, measured over the overlap (cached)."""
+    key = (period.first, period.last)
+    if key not in source.campaigns:
+        source.campaigns[key] = _campaigns_kpis(source, period)
+    return source.campaigns[key]
+
+
+def _campaigns_kpis(source: DaySource, period: Period) -> list[dict]:
+    from campaigns.models import Campaign, CampaignMember
+
+    program = source.program
+    result = []
+    campaigns = list(
+        Campaign.objects.filter(program=program, launched_at__isnull=False).order_by(
+            "starts_at", "code", "pk"
+        )
+    )
+    runs = {c.pk: campaign_run(c, program) for c in campaigns}
+    campaigns = [c for c in campaigns if runs[c.pk] and runs[c.pk].clip(period.first, period.last)]
+    if not campaigns:
+        return result
+    sizes: dict[tuple[int, bool], int] = {
+        (row["campaign_id"], row["is_control"]): row["n"]
+        for row in CampaignMember.objects.filter(campaign__in=campaigns)
+        .values("campaign_id", "is_control")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    for campaign in campaigns:
+        overlap = runs[campaign.pk].clip(period.first, period.last)
+        groups = campaign_groups(source, campaign.pk, overlap)
+        target_n = sizes.get((campaign.pk, False), 0)
+        control_n = sizes.get((campaign.pk, True), 0)
+        t_buyers, t_sales = groups.get(False, (0, ZERO))
+        c_buyers, c_sales = groups.get(True, (0, ZERO))
+        t_spm = t_sales / target_n if target_n else None
+        c_spm = c_sales / control_n if control_n else None
+        uplift = (t_spm - c_spm) * target_n if t_spm is not None and c_spm is not None else None
+        points_cost = source.campaign_points(campaign.pk, overlap)
+        cost = points_cost * program.point_value
+        roi = None
+        if uplift is not None and program.gross_margin is not None and cost:
+            roi = ratio(uplift * program.gross_margin - cost, cost)
+        result.append(
+            {
+                "code": campaign.code,
+                "name": campaign.name,
+                "id": campaign.pk,
+                "from": overlap.first,
+                "to": overlap.last,
+                "target_members": target_n,
+                "control_members": control_n,
+                "target_buyers": t_buyers,
+                "control_buyers": c_buyers,
+                "target_conversion": ratio(t_buyers, target_n),
+                "control_conversion": ratio(c_buyers, control_n),
+                "target_sales_per_member": None if t_spm is None else money(t_spm),
+                "control_sales_per_member": None if c_spm is None else money(c_spm),
+                "uplift_sales": None if uplift is None else money(uplift),
+                "points_cost": points(program, points_cost),
+                "cost": money(cost),
+                "roi": roi,
+            }
+        )
+    return result
+
+
+def campaign_groups(source: DaySource, campaign_id: int, overlap: Period):
+    """is_control → (buyers, member sales) of the campaign's audience within ``overlap``."""
+    from campaigns.models import CampaignMember
+
+    rows_sql, params = source.member_sql(overlap)
+    table = CampaignMember._meta.db_table
+    sql = (
+        "SELECT cm.is_control, COUNT(DISTINCT md.account_id), SUM(md.sales) "
+        f"FROM ({rows_sql}) md JOIN {table} cm ON cm.account_id = md.account_id "
+        "WHERE cm.campaign_id = %s GROUP BY cm.is_control"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, campaign_id])
+        return {
+            bool(is_control): (int(buyers), as_decimal(sales))
+            for is_control, buyers, sales in cursor.fetchall()
+        }
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def program_kpis(
+    *,
+    program: Program,
+    period: Period,
+    now: datetime,
+    live: bool = False,
+    source: DaySource | None = None,
+    with_previous: bool = False,
+) -> dict:
+    """Every KPI of REPORTS.md as Python values (Decimal, int, date or None).
+
+    ``with_previous`` adds ``"previous"``: the same KPIs for the period before (the
+    dashboard's change figures), sharing one pass over the member rows.
+    """
+    source = source or DaySource(program, now=now, live=live)
+    previous = period.previous()
+    if with_previous:
+        activity = member_activity(source, [previous.previous(), previous, period])
+        result = _kpis(source, period, activity[2])
+        result["previous"] = _kpis(source, previous, activity[1])
+        return result
+    return _kpis(source, period, member_activity(source, [previous, period])[1])
+
+
+def _kpis(source: DaySource, period: Period, activity: Activity) -> dict:
+    program = source.program
+    by_tier = members_by_tier(program, period.last)
+    total = sum(by_tier.values())
+    flows = source.program_totals(period)
+    sales = source.outlet_days(period, by="total")
+    start = min(source.history_start, period.last)
+    lifetime = source.outlet_days(Period(start, period.last), by="total")
+    checks = sales.member_checks + sales.anonymous_checks
+    outstanding = source.outstanding(period.last)
+    return {
+        "program": program.code,
+        "from": period.first,
+        "to": period.last,
+        "currency": program.currency,
+        "members": {
+            "total": total,
+            "new": flows.new_members,
+            "active": activity.active,
+            "by_tier": {code: n for code, n in by_tier.items() if code},
+        },
+        "checks": {
+            "member": sales.member_checks,
+            "anonymous": sales.anonymous_checks,
+            "participation_rate": ratio(sales.member_checks, checks),
+        },
+        "sales": {
+            "member": money(sales.member_sales),
+            "anonymous": money(sales.anonymous_sales),
+            "refunded": money(sales.refunded),
+        },
+        "average_check": {
+            "member": _money_ratio(sales.member_sales, sales.member_checks),
+            "anonymous": _money_ratio(sales.anonymous_sales, sales.anonymous_checks),
+        },
+        "frequency": ratio(sales.member_checks, activity.active),
+        "repeat_rate": ratio(activity.repeat, activity.active),
+        "retention_rate": ratio(activity.retained, activity.previous_active),
+        "ltv": _money_ratio(lifetime.member_sales - lifetime.refunded, total),
+        "points": {
+            "issued": points(program, flows.issued),
+            "redeemed": points(program, flows.redeemed),
+            "expired": points(program, flows.expired),
+            "clawed_back": points(program, flows.clawed_back),
+            "restored": points(program, flows.restored),
+            "adjusted": points(program, flows.adjusted),
+            "outstanding": points(program, outstanding),
+            "liability": money(outstanding * program.point_value),
+        },
+        "redemption_rate": ratio(flows.redeemed, flows.issued),
+        "campaigns": [
+            {k: v for k, v in c.items() if k not in ("name", "id", "from", "to")}
+            for c in campaigns_kpis(source, period)
+        ],
+    }
+
+
+def _money_ratio(numerator, denominator):
+    if not denominator:
+        return None
+    return money(Decimal(numerator) / Decimal(denominator))
+
+
+def jsonable(value):
+    """Decimals and dates as strings, recursively: the JSON of ``report_kpis``."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [jsonable(item) for item in value]
+    if isinstance(value, Decimal | date):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    return value
+
+
+def flatten(value, prefix: str = "") -> list[tuple[str, object]]:
+    """("members.total", 1200), …: the CSV form; campaigns as campaigns.<code>.<key>."""
+    rows: list[tuple[str, object]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            rows += flatten(item, f"{prefix}{key}.")
+    elif isinstance(value, list):
+        for item in value:
+            rows += flatten(
+                {k: v for k, v in item.items() if k != "code"}, f"{prefix}{item['code']}."
+            )
+    else:
+        rows.append((prefix[:-1], value))
+    return rows
+
+
+__all__ = ["DaySource", "as_date", "jsonable", "program_kpis"]

@@ -1,0 +1,143 @@
+"""The admin dashboard: access, agreement with report_kpis, CSV files, bounded queries."""
+
+import csv
+import io
+import json
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.management import call_command
+from django.urls import reverse
+
+from reports.periods import Period
+from reports.selectors.dashboard import dashboard
+from reports.selectors.kpis import jsonable, program_kpis
+from reports.services import aggregates_rebuild
+from tests.reports.dataset import EXPECTED, NOW, build
+
+pytestmark = pytest.mark.django_db
+
+NOVEMBER = {"preset": "custom", "first": "2026-11-01", "last": "2026-11-30"}
+
+
+@pytest.fixture
+def data():
+    data = build()
+    aggregates_rebuild(
+        program=data.program, first=date(2026, 9, 1), last=date(2026, 12, 14), now=NOW
+    )
+    return data
+
+
+@pytest.fixture
+def analyst(client):
+    user = User.objects.create_user("analyst", password="x", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture(autouse=True)
+def frozen(monkeypatch):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
+
+
+def url(**params):
+    from urllib.parse import urlencode
+
+    return reverse("admin:reports_dashboard_changelist") + "?" + urlencode(params)
+
+
+def test_staff_without_the_permission_is_refused(client, data):
+    user = User.objects.create_user("clerk", password="x", is_staff=True)
+    client.force_login(user)
+    assert client.get(url(program=data.program.pk, **NOVEMBER)).status_code == 403
+
+
+def test_the_analyst_sees_the_dashboard_with_the_kpis_of_report_kpis(client, data, analyst):
+    response = client.get(url(program=data.program.pk, **NOVEMBER))
+    assert response.status_code == 200
+    board = response.context["board"]
+    assert jsonable(board.kpis) == EXPECTED
+    html = response.content.decode()
+    assert "<svg" in html and "Win-back" in html and "Tverskaya 1" in html
+    out = StringIO()
+    call_command("report_kpis", "coffee", "--from", "2026-11-01", "--to", "2026-11-30", stdout=out)
+    assert json.loads(out.getvalue()) == jsonable(board.kpis)
+
+
+def test_every_table_downloads_as_csv_with_the_same_numbers(client, data, analyst):
+    tables = {}
+    for name in ("kpis", "series", "outlets", "tiers", "cohorts", "campaigns"):
+        response = client.get(url(program=data.program.pk, export=name, **NOVEMBER))
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv")
+        text = response.content.decode("utf-8-sig")
+        tables[name] = list(csv.DictReader(io.StringIO(text)))
+    kpis = {row["kpi"]: row["value"] for row in tables["kpis"]}
+    assert kpis["sales.member"] == "3400.00"
+    assert kpis["points.liability"] == "184.00"
+    assert kpis["campaigns.winback.roi"] == "69.0000"
+    series = tables["series"]
+    assert len(series) == 30
+    assert sum(int(r["member_checks"]) for r in series) == EXPECTED["checks"]["member"]
+    assert sum(int(r["issued"]) for r in series) == int(EXPECTED["points"]["issued"])
+    assert series[-1]["liability"] == "184.00"
+    outlets = {row["outlet"]: row for row in tables["outlets"]}
+    assert outlets["msk-1"]["member_sales"] == "2600.00"  # 3400 minus C's 600 and D's 200
+    assert outlets["msk-2"]["member_sales"] == "800.00"
+    assert outlets["msk-2"]["active_members"] == "2"
+    assert {r["tier"]: r["members"] for r in tables["tiers"]} == {"base": "6", "silver": "3"}
+    assert tables["campaigns"][0]["uplift_sales"] == "2800.00"
+
+
+def test_cohorts_from_stored_months_equal_live(data):
+    period = Period(date(2026, 10, 1), date(2026, 12, 14))
+    stored = dashboard(program=data.program, period=period, now=NOW)
+    live = dashboard(program=data.program, period=period, now=NOW, live=True)
+    assert stored.cohorts == live.cohorts
+    assert stored.series == live.series and stored.outlets == live.outlets
+    october = stored.cohorts["rows"][0]
+    # Joined in October: I, E, G, C, F (F by its offline check); active in November: C, E.
+    assert october["members"] == 5
+    assert [c["active"] for c in october["cells"]] == [4, 2, 0]
+
+
+def test_dashboard_queries_are_bounded(client, data, analyst, django_assert_max_num_queries):
+    client.get(url(program=data.program.pk, preset="30"))
+    with django_assert_max_num_queries(42):
+        assert client.get(url(program=data.program.pk, preset="year")).status_code == 200
+
+
+def test_bad_period_is_named_in_the_form(client, data, analyst):
+    response = client.get(
+        url(program=data.program.pk, preset="custom", first="2026-11-30", last="2026-11-01")
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"first": ["The first day is after the last one."]}
+    response = client.get(
+        url(program=data.program.pk, preset="custom", first="nope", last="2026-11-01")
+    )
+    assert "first" in response.context["form"].errors
+
+
+def test_campaign_change_page_shows_its_results(client, data):
+    admin = User.objects.create_superuser("boss", password="x")
+    client.force_login(admin)
+    page = client.get(reverse("admin:campaigns_campaign_change", args=[data.campaign.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Uplift in sales" in html
+    results = client.get(reverse("admin:reports_campaign_results", args=[data.campaign.pk]))
+    assert results.status_code == 200
+    (row,) = results.context["results"]
+    assert row["target_buyers"] == 3 and row["control_buyers"] == 1
+
+
+def test_kpis_equal_between_stored_and_live_for_the_previous_period(data):
+    period = Period(date(2026, 10, 2), date(2026, 10, 31))
+    stored = program_kpis(program=data.program, period=period, now=NOW)
+    assert stored == program_kpis(program=data.program, period=period, now=NOW, live=True)
+    assert stored["checks"]["member"] == 4 and stored["members"]["active"] == 4

@@ -1,0 +1,42 @@
+"""KPIs of REPORTS.md on a hand-computed dataset (tests/reports/dataset.py)."""
+
+from datetime import date
+
+import pytest
+
+from reports.periods import Period
+from reports.selectors.kpis import jsonable, program_kpis
+from reports.services import aggregates_rebuild
+from tests.reports.dataset import EXPECTED, NOW, build
+
+pytestmark = pytest.mark.django_db
+
+NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
+
+
+@pytest.fixture
+def data():
+    return build()
+
+
+def kpis(data, period=NOVEMBER, **kw):
+    return jsonable(program_kpis(program=data.program, period=period, now=NOW, **kw))
+
+
+def test_live_kpis_match_the_hand_computed_figures(data):
+    assert kpis(data, live=True) == EXPECTED
+
+
+def test_aggregated_kpis_match_the_hand_computed_figures(data):
+    aggregates_rebuild(program=data.program, first=date(2026, 9, 1), last=NOW.date(), now=NOW)
+    assert kpis(data) == EXPECTED
+
+
+def test_partly_aggregated_days_fill_in_live(data):
+    aggregates_rebuild(
+        program=data.program, first=date(2026, 11, 5), last=date(2026, 11, 9), now=NOW
+    )
+    aggregates_rebuild(
+        program=data.program, first=date(2026, 11, 20), last=date(2026, 12, 1), now=NOW
+    )
+    assert kpis(data) == EXPECTED
