@@ -54,7 +54,9 @@ class PosApi(APIView):
         return {"precision": self.program.precision}
 
     def valid(self, serializer_class, data) -> dict:
-        serializer = serializer_class(data=data)
+        # The programme and the clock bound what a request may say (occurred_at's window).
+        context = {"program": self.program, "now": timezone.now()}
+        serializer = serializer_class(data=data, context=context)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
