@@ -17,3 +17,9 @@ urlpatterns += i18n_patterns(
     path("cabinet/", include("customers.cabinet.urls")),
     prefix_default_language=False,
 )
+
+# Under /api/ every error is the JSON envelope of docs/api.md; elsewhere Django's pages.
+handler400 = "loyalty.api.exceptions.bad_request"
+handler403 = "loyalty.api.exceptions.permission_denied"
+handler404 = "loyalty.api.exceptions.page_not_found"
+handler500 = "loyalty.api.exceptions.server_error"
