@@ -378,6 +378,10 @@ class CustomerLookupQuerySerializer(StrictSerializer):
         return attrs
 
 
+class CustomerLookupInputSerializer(StrictSerializer):
+    customer = CustomerRefSerializer()
+
+
 class OperationsQuerySerializer(StrictSerializer):
     cursor = serializers.CharField(required=False, max_length=200)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import uuid
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -15,7 +16,9 @@ from rest_framework import exceptions, status
 from rest_framework.views import APIView
 
 from core import errors
-from customers.models import Customer
+from customers.codes import one_time_code_consume
+from customers.identifiers import card_held_outside
+from customers.models import CodePurpose, Customer
 from customers.services import customer_enrol, customer_identify
 from loyalty.api import docs
 from loyalty.api import serializers as s
@@ -27,6 +30,8 @@ from loyalty.ledger.models import Account, Check, CheckStatus, Operation
 from loyalty.ledger.selectors import Balance, account_balance, expiring_lots
 from loyalty.ledger.services import check_cancel, check_refund
 from loyalty.rules.engine import LineInput
+
+logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
 OPERATIONS_PAGE_SIZE = 20
@@ -63,9 +68,19 @@ class PosApi(APIView):
     def output(self, serializer_class, data, *, many: bool = False):
         return serializer_class(data, many=many, context=self.context()).data
 
+    def members(self):
+        """The customers this terminal may see: members of its programme."""
+        return Customer.objects.filter(accounts__program=self.program)
+
     def identify(self, ref: dict | None, *, now: datetime, field: str = "customer"):
         if not ref:
             return None
+        if set(ref) == {"code"}:
+            # Only a code of this programme's member is consumed: another programme's
+            # terminal must not be able to burn it (it answers 404 and leaves it live).
+            return one_time_code_consume(
+                code=ref["code"], purpose=CodePurpose.TILL, now=now, among=self.members()
+            )
         try:
             return customer_identify(program=self.program, now=now, **ref)
         except errors.ValidationFailed as exc:
@@ -174,8 +189,16 @@ class CustomerLookupApi(PosApi):
     @extend_schema(**docs.customer_lookup)
     def get(self, request):
         query = self.valid(s.CustomerLookupQuerySerializer, request.query_params.dict())
+        return self.lookup(query, field="query")
+
+    @extend_schema(**docs.customer_lookup_post)
+    def post(self, request):
+        data = self.valid(s.CustomerLookupInputSerializer, request.data)
+        return self.lookup(data["customer"], field="customer")
+
+    def lookup(self, ref: dict, *, field: str):
         now = timezone.now()
-        customer = self.identify(query, now=now, field="query")
+        customer = self.identify(ref, now=now, field=field)
         if customer.is_blocked:
             raise errors.CustomerBlocked()
         account = Account.objects.select_related("tier").get(
@@ -189,6 +212,16 @@ class CustomerEnrolApi(PosApi):
     @extend_schema(**docs.customer_enrol)
     def post(self, request):
         data = self.valid(s.CustomerEnrolInputSerializer, request.data)
+        card = data.get("card")
+        if card_held_outside(
+            card=card, phone=data["phone"], region=self.program.region, members=self.members()
+        ):
+            # Refusing would tell this terminal that another programme issued the card; the
+            # enrolment goes ahead as for an unknown card, without it (docs/security.md).
+            logger.warning(
+                "enrol at outlet %s: card held in another programme ignored", self.outlet.pk
+            )
+            card = None
 
         def act(key):
             now = timezone.now()
@@ -200,7 +233,7 @@ class CustomerEnrolApi(PosApi):
                 first_name=data.get("first_name") or "",
                 last_name=data.get("last_name") or "",
                 birth_date=data.get("birth_date"),
-                card=data.get("card"),
+                card=card,
                 referral_code=data.get("referral_code"),
                 consents=data.get("consents"),
                 now=now,
