@@ -92,4 +92,12 @@ SYSTEM_SCHEDULES: tuple[SystemSchedule, ...] = (
         expires=6 * HOUR,
         description="Win-back bonus for customers who just became sleeping; referral sweep.",
     ),
+    SystemSchedule(
+        name="core: data retention",
+        task="core.retention",
+        crontab={"minute": "50", "hour": "3"},
+        expires=6 * HOUR,
+        description="Delete old idempotency keys, delivered outbox messages and expired "
+        "one-time codes (core/retention.py; periods in the RETENTION_* settings).",
+    ),
 )

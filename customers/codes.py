@@ -102,3 +102,15 @@ def one_time_code_consume(
         if claimed:
             return Customer.objects.get(pk=otc.customer_id)
     raise errors.CustomerNotFound()
+
+
+def one_time_codes_purge(*, now: datetime) -> int:
+    """Delete codes that expired or were used more than a day ago (retention); returns rows."""
+    from django.db.models import Q
+
+    from core.retention import delete_in_chunks
+
+    cutoff = now - timedelta(hours=settings.RETENTION_CODES_HOURS)
+    return delete_in_chunks(
+        OneTimeCode.objects.filter(Q(expires_at__lt=cutoff) | Q(used_at__lt=cutoff))
+    )
