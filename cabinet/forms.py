@@ -29,6 +29,16 @@ def login_candidates(identifier: str) -> list:
     return [c.user for c in rows.select_related("user").order_by("id")[:5]]
 
 
+def limit_identifier(identifier: str) -> str:
+    """The bucket an attempt counts in: a phone in E.164 whatever its spelling, else the text."""
+    if "@" in identifier:
+        return identifier.lower()
+    try:
+        return phone_normalise(identifier, region=settings.KOPILKA_DEFAULT_REGION)
+    except errors.ValidationFailed:
+        return identifier.lower()
+
+
 class CabinetLoginForm(AuthenticationForm):
     """Sign in with an email or a phone number and a password, with attempt limits."""
 
@@ -50,6 +60,7 @@ class CabinetLoginForm(AuthenticationForm):
         if not identifier or not password:
             return self.cleaned_data
         ip = ratelimit.client_ip(self.request) if self.request else ""
+        identifier = limit_identifier(identifier)
         if ratelimit.attempt_blocked(door="login", ip=ip, identifier=identifier):
             raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
         for user in login_candidates(identifier):

@@ -61,6 +61,36 @@ def attempt_record(*, door: str, ip: str, identifier: str = "") -> None:
             cache.add(key, 1, timeout=limit.window_seconds)
 
 
+def _count(limit: Limit, value: str) -> int:
+    key = _key(limit, value)
+    if cache.add(key, 1, timeout=limit.window_seconds):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=limit.window_seconds)
+        return 1
+
+
+def attempt_take(*, door: str, ip: str, identifier: str) -> bool:
+    """Count one attempt first, then say whether it is within the limits.
+
+    Counting before acting (an atomic increment in Redis) keeps parallel requests from all
+    passing a check that none of them has recorded yet. ``identifier`` must already be in its
+    canonical form (a phone in E.164), or each spelling would get a bucket of its own.
+    """
+    ip_limit, id_limit = LIMITS[door]
+    within = _count(ip_limit, ip) <= ip_limit.attempts
+    return _count(id_limit, identifier.lower()) <= id_limit.attempts and within
+
+
+def program_sms_take(*, program_id: int) -> bool:
+    """Count one sign-up SMS of a programme; False past ``CABINET_SIGNUP_SMS_PER_PROGRAM`` an
+    hour (a bound on what an attack from many addresses can cost the programme)."""
+    limit = Limit("signup-program", settings.CABINET_SIGNUP_SMS_PER_PROGRAM, 3600)
+    return _count(limit, str(program_id)) <= limit.attempts
+
+
 def attempts_clear(*, door: str, identifier: str) -> None:
     """Forget the identifier's failures after a success (the IP count stays)."""
     _ip_limit, id_limit = LIMITS[door]

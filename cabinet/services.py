@@ -5,6 +5,7 @@ Each is one transaction; messages go out through the notifications outbox on com
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 
@@ -21,6 +22,10 @@ from loyalty.ledger.models import Account
 from notifications.events import SIGNUP_CODE
 from notifications.models import Channel
 from notifications.services import customer_unsubscribe, message_enqueue
+
+from . import ratelimit
+
+logger = logging.getLogger(__name__)
 
 SIGNUP_CODE_TTL_SECONDS = 300
 
@@ -52,6 +57,11 @@ def signup_code_send(*, phone: str, region: str, language: str, now: datetime) -
     if found is None:
         return e164
     customer, account = found
+    if not ratelimit.program_sms_take(program_id=account.program_id):
+        # The programme's hourly SMS budget is spent (an attack from many addresses): send
+        # nothing, answer as for any phone, so the limit does not reveal who is enrolled.
+        logger.warning("sign-up SMS budget of programme %s spent", account.program_id)
+        return e164
     code = one_time_code_issue(
         customer=customer,
         purpose=CodePurpose.SIGNUP,

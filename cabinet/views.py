@@ -30,6 +30,7 @@ from campaigns.models import Offer
 from core import errors
 from customers.codes import one_time_code_issue
 from customers.models import CodePurpose, Customer
+from customers.phones import phone_normalise
 from notifications.selectors import cabinet_messages, cabinet_unread_count
 from notifications.services import cabinet_message_mark_read
 
@@ -145,22 +146,24 @@ def signup(request):
     form = forms.SignupPhoneForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         ip = ratelimit.client_ip(request)
-        raw = form.cleaned_data["phone"]
-        if ratelimit.attempt_blocked(door="signup", ip=ip, identifier=raw):
-            form.add_error(None, _("Too many attempts. Try again later."))
+        try:
+            # Limits count the number, not its spelling: "8 (999)…" and "+7999…" are one phone.
+            phone = phone_normalise(
+                form.cleaned_data["phone"], region=settings.KOPILKA_DEFAULT_REGION
+            )
+        except errors.ValidationFailed as exc:
+            for message in (exc.fields or {}).get("phone", [exc.detail]):
+                form.add_error("phone", message)
         else:
-            try:
-                phone = services.signup_code_send(
-                    phone=raw,
+            if not ratelimit.attempt_take(door="signup", ip=ip, identifier=phone):
+                form.add_error(None, _("Too many attempts. Try again later."))
+            else:
+                services.signup_code_send(
+                    phone=phone,
                     region=settings.KOPILKA_DEFAULT_REGION,
                     language=translation.get_language() or settings.LANGUAGE_CODE,
                     now=timezone.now(),
                 )
-            except errors.ValidationFailed as exc:
-                for message in (exc.fields or {}).get("phone", [exc.detail]):
-                    form.add_error("phone", message)
-            else:
-                ratelimit.attempt_record(door="signup", ip=ip, identifier=phone)
                 # The phone waits in the session, never in the URL.
                 request.session[SESSION_SIGNUP_PHONE] = phone
                 return redirect("cabinet:signup_confirm")

@@ -1,3 +1,4 @@
+from csp.decorators import csp_exempt
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
@@ -8,7 +9,12 @@ from config.health import HealthView
 
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI loads its scripts from a CDN and runs an inline one: no CSP on this page.
+    path(
+        "api/docs/",
+        csp_exempt()(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("api/v1/", include("loyalty.api.urls")),
     path("health/", HealthView.as_view(), name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -20,3 +26,9 @@ urlpatterns += i18n_patterns(
     path("cabinet/", include("cabinet.urls")),
     prefix_default_language=False,
 )
+
+# Under /api/ every error is the JSON envelope of docs/api.md; elsewhere Django's pages.
+handler400 = "loyalty.api.exceptions.bad_request"
+handler403 = "loyalty.api.exceptions.permission_denied"
+handler404 = "loyalty.api.exceptions.page_not_found"
+handler500 = "loyalty.api.exceptions.server_error"

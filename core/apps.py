@@ -9,6 +9,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from core import checks  # noqa: F401  (registers the production checks)
         from core.sync import sync_after_migrate
 
         # Runs once per `migrate` (sender is this app), after every app's migrations.

@@ -99,4 +99,12 @@ SYSTEM_SCHEDULES: tuple[SystemSchedule, ...] = (
         expires=12 * HOUR,
         description="Store yesterday's report figures and re-count days changed since.",
     ),
+    SystemSchedule(
+        name="core: data retention",
+        task="core.retention",
+        crontab={"minute": "50", "hour": "3"},
+        expires=6 * HOUR,
+        description="Delete old idempotency keys, delivered outbox messages and expired "
+        "one-time codes (core/retention.py; periods in the RETENTION_* settings).",
+    ),
 )

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from core import errors
 from customers.models import CodePurpose, Customer, OneTimeCode
@@ -66,13 +67,20 @@ def one_time_code_issue(
 
 
 def one_time_code_consume(
-    *, code: str, purpose: str, now: datetime, customer: Customer | None = None
+    *,
+    code: str,
+    purpose: str,
+    now: datetime,
+    customer: Customer | None = None,
+    among: QuerySet[Customer] | None = None,
 ) -> Customer:
     """Use a live code once and return its customer.
 
-    With ``customer`` given, the code must belong to that customer. Raises CustomerNotFound when
-    the code is unknown, expired, already used or someone else's — the caller learns nothing
-    about which.
+    With ``customer`` given, the code must belong to that customer; with ``among`` (say, the
+    members of the terminal's programme), to one of those customers. A code outside them is
+    left untouched, so a terminal of another programme cannot burn it. Raises CustomerNotFound
+    when the code is unknown, expired, already used or someone else's — the caller learns
+    nothing about which.
     """
     _check_purpose(purpose)
     code = (code or "").strip() if isinstance(code, str) else ""
@@ -86,9 +94,23 @@ def one_time_code_consume(
     )
     if customer is not None:
         live = live.filter(customer=customer)
+    if among is not None:
+        live = live.filter(customer__in=among.values("pk"))
     for otc in live.order_by("-created_at", "-id")[:1]:
         # The conditional UPDATE is the atomic claim: only one caller sees rowcount 1.
         claimed = OneTimeCode.objects.filter(pk=otc.pk, used_at__isnull=True).update(used_at=now)
         if claimed:
             return Customer.objects.get(pk=otc.customer_id)
     raise errors.CustomerNotFound()
+
+
+def one_time_codes_purge(*, now: datetime) -> int:
+    """Delete codes that expired or were used more than a day ago (retention); returns rows."""
+    from django.db.models import Q
+
+    from core.retention import delete_in_chunks
+
+    cutoff = now - timedelta(hours=settings.RETENTION_CODES_HOURS)
+    return delete_in_chunks(
+        OneTimeCode.objects.filter(Q(expires_at__lt=cutoff) | Q(used_at__lt=cutoff))
+    )

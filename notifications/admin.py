@@ -11,6 +11,7 @@ from core.admin import ReadOnlyAdmin
 from notifications.events import COMMON_SAMPLE, COMMON_VARIABLES, event_get, events_all
 from notifications.models import Message, Template
 from notifications.rendering import TemplateRenderError, render_text
+from notifications.retention import masked_body
 from notifications.services import message_retry
 
 
@@ -124,8 +125,14 @@ class MessageAdmin(ReadOnlyAdmin):
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
-    readonly_fields = [f.name for f in Message._meta.fields]
+    # The body of a message that carries a code is shown masked (notifications/retention.py).
+    readonly_fields = ["body_masked" if f.name == "body" else f.name for f in Message._meta.fields]
+    exclude = ("body",)
     actions = ["retry"]
+
+    @admin.display(description=_("body"))
+    def body_masked(self, obj: Message) -> str:
+        return masked_body(obj)
 
     def has_retry_permission(self, request):
         return request.user.has_perm("notifications.change_message")

@@ -14,3 +14,8 @@ class NotificationsConfig(AppConfig):
         from notifications import events, receivers, tasks  # noqa: F401
 
         receivers.connect()
+
+        from core.retention import retention_register
+        from notifications.retention import messages_purge
+
+        retention_register("notifications.messages", messages_purge)

@@ -25,6 +25,9 @@ class Event:
     marketing: bool = False
     # Time-critical (a confirmation code): SMS quiet hours do not hold it back.
     urgent: bool = False
+    # The rendered text carries a secret (a code): masked in the admin, removed from the
+    # outbox once delivered (notifications/retention.py).
+    secret: bool = False
 
 
 _SAMPLE_DAY = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -187,5 +190,6 @@ SIGNUP_CODE = event_register(
         ),
         sample={"code": "482913", "minutes": 5},
         urgent=True,
+        secret=True,
     )
 )

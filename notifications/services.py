@@ -35,6 +35,7 @@ from notifications.backends import PermanentSendError, SendError, backend_for
 from notifications.events import event_get, event_is_urgent
 from notifications.models import Channel, Message, MessageStatus, Template
 from notifications.rendering import TemplateRenderError, render_text
+from notifications.retention import redacted, secret_events
 from notifications.unsubscribe import unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -365,13 +366,16 @@ def _deliver(message: Message, token, backend, *, now, moment, result: DispatchR
             token,
             status=MessageStatus.FAILED,
             status_reason=_("gave up after %(n)d attempts") % {"n": message.attempts - 1},
+            **redacted(message),
         )
         result.failed += 1
         return
     customer = message.customer
     reason = policies.skip_reason(customer, message.channel, marketing=message.marketing)
     if reason:
-        _release(message, token, status=MessageStatus.SKIPPED, status_reason=reason)
+        _release(
+            message, token, status=MessageStatus.SKIPPED, status_reason=reason, **redacted(message)
+        )
         result.skipped += 1
         return
     if message.channel == Channel.SMS and not event_is_urgent(message.event):
@@ -412,6 +416,7 @@ def _deliver(message: Message, token, backend, *, now, moment, result: DispatchR
                 else _("retries exhausted"),
                 last_error=error,
                 recipient=recipient,
+                **redacted(message),
             )
             result.failed += 1
         else:
@@ -428,6 +433,7 @@ def _deliver(message: Message, token, backend, *, now, moment, result: DispatchR
         message,
         token,
         status=MessageStatus.SENT,
+        **redacted(message),
         sent_at=now,
         recipient=recipient,
         provider_message_id=provider_id or "",
@@ -475,8 +481,13 @@ def cabinet_message_mark_read(*, customer: Customer, message_ids: Iterable[int],
 
 
 def message_retry(*, message_ids: Iterable[int], now: datetime) -> int:
-    """Staff: send failed messages again now (attempts start over)."""
-    return Message.objects.filter(pk__in=list(message_ids), status=MessageStatus.FAILED).update(
+    """Staff: send failed messages again now (attempts start over).
+
+    A message that carried a secret (a sign-up code) is not resent: its text was removed when
+    it failed, and the code has expired by now anyway; the customer asks for a new one.
+    """
+    failed = Message.objects.filter(pk__in=list(message_ids), status=MessageStatus.FAILED)
+    return failed.exclude(event__in=secret_events()).update(
         status=MessageStatus.PENDING,
         scheduled_for=now,
         attempts=0,

@@ -145,6 +145,32 @@ customer_lookup = {
     },
 }
 
+customer_lookup_post = {
+    **customer_lookup,
+    "operation_id": "customers_lookup_by_body",
+    "summary": "Find a customer, the identifier in the body",
+    "description": "The same as the GET, with the identifier object in the body, so that "
+    "phones and codes stay out of URLs and access logs; prefer it. A one-time code is used up "
+    "by the lookup.",
+    "parameters": [],
+    "request": s.CustomerLookupInputSerializer,
+    "examples": [
+        OpenApiExample("by code", value={"customer": {"code": "482913"}}, request_only=True)
+    ],
+    "responses": {
+        **customer_lookup["responses"],
+        **common(
+            bad_request=(
+                (
+                    "validation_error",
+                    "customer.phone: Enter a valid phone number.",
+                    {"customer.phone": ["Enter a valid phone number."]},
+                ),
+            )
+        ),
+    },
+}
+
 customer_enrol = {
     "operation_id": "customers_enrol",
     "tags": [TAG],

@@ -81,3 +81,18 @@ def idempotent_response(
         record.status_code, record.response_body = response.status_code, response.content
         record.save(update_fields=["status_code", "response_body"])
         return response
+
+
+def idempotency_keys_purge(*, now) -> int:
+    """Delete keys older than ``RETENTION_IDEMPOTENCY_DAYS`` (retention); returns rows.
+
+    A retry after that long acts again: POS software retries within minutes, not months.
+    """
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from core.retention import delete_in_chunks
+
+    cutoff = now - timedelta(days=settings.RETENTION_IDEMPOTENCY_DAYS)
+    return delete_in_chunks(IdempotentRequest.objects.filter(created_at__lt=cutoff))

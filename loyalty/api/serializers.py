@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.money import quantize_money, quantize_points
+
+# What a DecimalField(14, 2) column holds: every amount, and every total of amounts.
+MONEY_MAX = Decimal("999999999999.99")
+QUANTITY_MAX = Decimal("99999999999.999")
+# Plain decimal strings only: ASCII digits, an optional fraction, no exponent, sign, spaces,
+# underscores or other scripts' digits (Python's Decimal() takes all of those).
+UNSIGNED_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
+_UNSIGNED_DECIMAL = re.compile(UNSIGNED_DECIMAL, re.ASCII)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -24,6 +35,72 @@ class StrictSerializer(serializers.Serializer):
 
 
 # --- fields ------------------------------------------------------------------------------------
+
+
+class StringOnly:
+    """A JSON string only: a number where the contract says string is a wrong type."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError(_("Must be a string."), code="not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StringOnly, serializers.CharField):
+    pass
+
+
+class StrictEmailField(StringOnly, serializers.EmailField):
+    pass
+
+
+class StrictSlugField(StringOnly, serializers.SlugField):
+    pass
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID string only (DRF's own also takes an integer)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: not "0", not 0.0, not true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class PlainDecimalField(serializers.DecimalField):
+    """A non-negative decimal as a plain string ("2", "250.00") or a JSON number.
+
+    The contract (docs/api.md) lets requests send amounts as strings or numbers; anything else
+    Python's Decimal() would read ("1E+5", "1_000", " 2", Arabic-Indic digits) is refused.
+    """
+
+    default_error_messages = {
+        "format": _("Give a plain decimal number such as 2 or 250.00."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, str):
+            if not _UNSIGNED_DECIMAL.match(data) or len(data) > 64:
+                self.fail("format")
+        elif isinstance(data, float):
+            data = repr(data)  # the shortest text that round-trips: 2.5, not 2.5000000001
+        elif isinstance(data, Decimal):  # a JSON number (the API's parser reads them exactly)
+            if not data.is_finite():
+                self.fail("invalid")
+        elif not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "150"})
@@ -49,11 +126,20 @@ class MoneyField(serializers.Field):
         return str(quantize_money(value))
 
 
+REDEEM_PATTERN = r"^(max|[0-9]{1,12}(\.[0-9]{1,2})?)$"
+_REDEEM = re.compile(REDEEM_PATTERN, re.ASCII)
+
+
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "pattern": r"^(max|\d+(\.\d{1,2})?)$"},
-            {"type": "number", "minimum": 0},
+            {"type": "string", "pattern": REDEEM_PATTERN},
+            {
+                "type": "number",
+                "minimum": 0,
+                "maximum": float(MONEY_MAX),
+                "multipleOf": 0.01,
+            },
         ],
         "description": 'Points to redeem: a number, or "max" for as many as allowed.',
         "example": "100",
@@ -66,17 +152,18 @@ class RedeemField(serializers.Field):
     }
 
     def to_internal_value(self, data):
-        if isinstance(data, bool):
+        if isinstance(data, bool) or not isinstance(data, str | int | float | Decimal):
             self.fail("invalid")
-        if isinstance(data, str) and data.strip().lower() == "max":
-            return "max"
-        if not isinstance(data, str | int | float):
-            self.fail("invalid")
+        if isinstance(data, str):
+            if not _REDEEM.match(data):
+                self.fail("invalid")
+            if data == "max":
+                return "max"
         try:
-            value = Decimal(str(data).strip())
+            value = Decimal(repr(data) if isinstance(data, float) else str(data))
         except InvalidOperation:
             self.fail("invalid")
-        if not value.is_finite() or value.as_tuple().exponent < -2 or abs(value) >= 10**12:
+        if not value.is_finite() or value.as_tuple().exponent < -2 or abs(value) > MONEY_MAX:
             self.fail("invalid")
         if value < 0:
             self.fail("negative")
@@ -98,7 +185,10 @@ class StrictBooleanField(serializers.BooleanField):
 class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with its UTC offset: a naive time would be read in the server's zone."""
 
-    default_error_messages = {"naive": _("Give the time with its UTC offset.")}
+    default_error_messages = {
+        "naive": _("Give the time with its UTC offset."),
+        "overflow": _("Not a representable time."),
+    }
 
     def to_internal_value(self, value):
         try:
@@ -107,12 +197,58 @@ class AwareDateTimeField(serializers.DateTimeField):
             parsed = None  # well formed but impossible: DRF's own message below
         if parsed is not None and parsed.tzinfo is None:
             self.fail("naive")
-        return super().to_internal_value(value)
+        try:
+            return super().to_internal_value(value)
+        except OverflowError:  # 0001-01-01T00:00+14:00 is before datetime.min in UTC
+            self.fail("overflow")
+
+
+class OccurredAtField(AwareDateTimeField):
+    """When a check or event happened, within the programme's plausible window.
+
+    The window (``Program.occurred_at_past_days`` back, ``occurred_at_future_minutes`` ahead of
+    the server's clock) comes from the serializer's context: ``program`` and ``now``.
+    """
+
+    default_error_messages = {
+        "too_old": _("At most %(days)d days in the past."),
+        "in_future": _("At most %(minutes)d minutes in the future."),
+    }
+
+    def to_internal_value(self, value):
+        at: datetime = super().to_internal_value(value)
+        program = self.context.get("program")
+        if program is None:
+            return at
+        now = self.context.get("now") or timezone.now()
+        days, minutes = program.occurred_at_past_days, program.occurred_at_future_minutes
+        try:
+            too_old = at < now - timedelta(days=days)
+            in_future = at > now + timedelta(minutes=minutes)
+        except OverflowError:
+            too_old, in_future = at.year < now.year, at.year > now.year
+        if too_old:
+            raise serializers.ValidationError(self.error_messages["too_old"] % {"days": days})
+        if in_future:
+            raise serializers.ValidationError(
+                self.error_messages["in_future"] % {"minutes": minutes}
+            )
+        return at
 
 
 def money_input(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0"), **kwargs
+    return PlainDecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), max_value=MONEY_MAX, **kwargs
+    )
+
+
+def quantity_input(**kwargs) -> serializers.DecimalField:
+    return PlainDecimalField(
+        max_digits=14,
+        decimal_places=3,
+        min_value=Decimal("0.001"),
+        max_value=QUANTITY_MAX,
+        **kwargs,
     )
 
 
@@ -120,17 +256,17 @@ def money_input(**kwargs) -> serializers.DecimalField:
 
 
 class CustomerRefSerializer(StrictSerializer):
-    phone = serializers.CharField(
+    phone = StrictCharField(
         required=False, max_length=32, help_text=_("Any common format; normalised to E.164.")
     )
-    card = serializers.CharField(required=False, max_length=32)
-    code = serializers.CharField(
+    card = StrictCharField(required=False, max_length=32)
+    code = StrictCharField(
         required=False,
         max_length=6,
         min_length=6,
         help_text=_("One-time code from the cabinet: 5 minutes, single use."),
     )
-    id = serializers.UUIDField(required=False)
+    id = StrictUUIDField(required=False)
 
     def validate(self, attrs):
         if len(attrs) != 1:
@@ -139,10 +275,10 @@ class CustomerRefSerializer(StrictSerializer):
 
 
 class LineInputSerializer(StrictSerializer):
-    sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    category = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    quantity = serializers.DecimalField(max_digits=14, decimal_places=3, min_value=Decimal("0.001"))
+    sku = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    category = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
+    quantity = quantity_input()
     price = money_input()
     amount = money_input(
         required=False,
@@ -154,7 +290,7 @@ class LineInputSerializer(StrictSerializer):
     def validate(self, attrs):
         if attrs.get("amount") is None:
             amount = quantize_money(attrs["quantity"] * attrs["price"])
-            if amount >= 10**12:
+            if amount > MONEY_MAX:
                 raise serializers.ValidationError({"amount": [_("Too large.")]})
             attrs["amount"] = amount
         return attrs
@@ -167,15 +303,23 @@ class CheckCalculateInputSerializer(StrictSerializer):
     lines = LineInputSerializer(many=True, allow_empty=False, max_length=500)
     redeem_points = RedeemField(required=False, allow_null=True)
 
+    def validate_lines(self, lines):
+        # Each amount fits its column; their sum is the check's subtotal and must fit too.
+        if sum((line["amount"] for line in lines), Decimal(0)) > MONEY_MAX:
+            raise serializers.ValidationError(
+                _("The lines add up to more than %(max)s.") % {"max": MONEY_MAX}
+            )
+        return lines
+
 
 class CheckCommitInputSerializer(CheckCalculateInputSerializer):
-    receipt_number = serializers.CharField(max_length=64, help_text=_("Unique per outlet."))
-    occurred_at = AwareDateTimeField(required=False, allow_null=True)
+    receipt_number = StrictCharField(max_length=64, help_text=_("Unique per outlet."))
+    occurred_at = OccurredAtField(required=False, allow_null=True)
 
 
 class RefundLineInputSerializer(StrictSerializer):
-    index = serializers.IntegerField(min_value=0, max_value=100000)
-    quantity = serializers.DecimalField(max_digits=14, decimal_places=3, min_value=Decimal("0.001"))
+    index = StrictIntegerField(min_value=0, max_value=100000)
+    quantity = quantity_input()
 
 
 class CheckRefundInputSerializer(StrictSerializer):
@@ -200,13 +344,13 @@ class ConsentsSerializer(StrictSerializer):
 
 
 class CustomerEnrolInputSerializer(StrictSerializer):
-    phone = serializers.CharField(max_length=32)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    phone = StrictCharField(max_length=32)
+    email = StrictEmailField(required=False, allow_blank=True, default="")
+    first_name = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    last_name = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
     birth_date = serializers.DateField(required=False, allow_null=True)
-    card = serializers.CharField(max_length=32, required=False, allow_blank=True, allow_null=True)
-    referral_code = serializers.CharField(
+    card = StrictCharField(max_length=32, required=False, allow_blank=True, allow_null=True)
+    referral_code = StrictCharField(
         max_length=16, required=False, allow_blank=True, allow_null=True
     )
     consents = ConsentsSerializer(required=False, allow_null=True)
@@ -214,11 +358,11 @@ class CustomerEnrolInputSerializer(StrictSerializer):
 
 class EventInputSerializer(StrictSerializer):
     customer = CustomerRefSerializer()
-    event = serializers.SlugField(max_length=50, help_text=_("e.g. review, subscription."))
-    external_id = serializers.CharField(
+    event = StrictSlugField(max_length=50, help_text=_("e.g. review, subscription."))
+    external_id = StrictCharField(
         max_length=100, help_text=_("The event's id in your system; the award is once per id.")
     )
-    occurred_at = AwareDateTimeField(required=False, allow_null=True)
+    occurred_at = OccurredAtField(required=False, allow_null=True)
 
 
 class CustomerLookupQuerySerializer(StrictSerializer):
@@ -232,6 +376,10 @@ class CustomerLookupQuerySerializer(StrictSerializer):
         if len(attrs) != 1:
             raise serializers.ValidationError(_("Give exactly one of phone, card, code, id."))
         return attrs
+
+
+class CustomerLookupInputSerializer(StrictSerializer):
+    customer = CustomerRefSerializer()
 
 
 class OperationsQuerySerializer(StrictSerializer):

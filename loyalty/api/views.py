@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,7 +18,9 @@ from rest_framework.views import APIView
 from campaigns.enrolment import member_enrol
 from core import errors
 from core.money import quantize_points
-from customers.models import Customer
+from customers.codes import one_time_code_consume
+from customers.identifiers import card_held_outside
+from customers.models import CodePurpose, Customer
 from loyalty.api import docs
 from loyalty.api import serializers as s
 from loyalty.api.auth import APIKeyRateThrottle, HasOutletAPIKey, OutletAPIKeyAuthentication
@@ -33,6 +36,8 @@ from loyalty.ledger.services import (
     event_award,
 )
 from loyalty.rules.engine import LineInput
+
+logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
 OPERATIONS_PAGE_SIZE = 20
@@ -60,16 +65,28 @@ class PosApi(APIView):
         return {"precision": self.program.precision}
 
     def valid(self, serializer_class, data) -> dict:
-        serializer = serializer_class(data=data)
+        # The programme and the clock bound what a request may say (occurred_at's window).
+        context = {"program": self.program, "now": timezone.now()}
+        serializer = serializer_class(data=data, context=context)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
     def output(self, serializer_class, data, *, many: bool = False):
         return serializer_class(data, many=many, context=self.context()).data
 
+    def members(self):
+        """The customers this terminal may see: members of its programme."""
+        return Customer.objects.filter(accounts__program=self.program)
+
     def identify(self, ref: dict | None, *, now: datetime, field: str = "customer"):
         if not ref:
             return None
+        if set(ref) == {"code"}:
+            # Only a code of this programme's member is consumed: another programme's
+            # terminal must not be able to burn it (it answers 404 and leaves it live).
+            return one_time_code_consume(
+                code=ref["code"], purpose=CodePurpose.TILL, now=now, among=self.members()
+            )
         try:
             return customer_identify(program=self.program, now=now, **ref)
         except errors.ValidationFailed as exc:
@@ -177,8 +194,16 @@ class CustomerLookupApi(PosApi):
     @extend_schema(**docs.customer_lookup)
     def get(self, request):
         query = self.valid(s.CustomerLookupQuerySerializer, request.query_params.dict())
+        return self.lookup(query, field="query")
+
+    @extend_schema(**docs.customer_lookup_post)
+    def post(self, request):
+        data = self.valid(s.CustomerLookupInputSerializer, request.data)
+        return self.lookup(data["customer"], field="customer")
+
+    def lookup(self, ref: dict, *, field: str):
         now = timezone.now()
-        customer = self.identify(query, now=now, field="query")
+        customer = self.identify(ref, now=now, field=field)
         if customer.is_blocked:
             raise errors.CustomerBlocked()
         account = Account.objects.select_related("tier").get(
@@ -192,6 +217,16 @@ class CustomerEnrolApi(PosApi):
     @extend_schema(**docs.customer_enrol)
     def post(self, request):
         data = self.valid(s.CustomerEnrolInputSerializer, request.data)
+        card = data.get("card")
+        if card_held_outside(
+            card=card, phone=data["phone"], region=self.program.region, members=self.members()
+        ):
+            # Refusing would tell this terminal that another programme issued the card; the
+            # enrolment goes ahead as for an unknown card, without it (docs/security.md).
+            logger.warning(
+                "enrol at outlet %s: card held in another programme ignored", self.outlet.pk
+            )
+            card = None
 
         def act(key):
             now = timezone.now()
@@ -203,7 +238,7 @@ class CustomerEnrolApi(PosApi):
                 first_name=data.get("first_name") or "",
                 last_name=data.get("last_name") or "",
                 birth_date=data.get("birth_date"),
-                card=data.get("card"),
+                card=card,
                 referral_code=data.get("referral_code"),
                 consents=data.get("consents"),
                 now=now,

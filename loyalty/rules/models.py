@@ -108,6 +108,20 @@ class Program(models.Model):
             "Empty: ROI is not computed"
         ),
     )
+    # How far a till's clock may be from ours: an ``occurred_at`` outside this window is a
+    # typo or a broken clock, and would put points into the wrong days, hours and tiers.
+    occurred_at_past_days = models.PositiveIntegerField(
+        _("accept check times back, days"),
+        default=30,
+        validators=[MaxValueValidator(3650)],
+        help_text=_("A check or event may be reported at most this many days after it happened"),
+    )
+    occurred_at_future_minutes = models.PositiveIntegerField(
+        _("accept check times ahead, minutes"),
+        default=5,
+        validators=[MaxValueValidator(24 * 60)],
+        help_text=_("Tolerance for a till clock running fast"),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -12,11 +12,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def production_env(tmp_path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECURE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "SECURE_", "CACHE_", "EMAIL_"))
+    }
     env.update(
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="kopilka.example.com",
+        # Production needs a shared cache and a real mail server (core/checks.py).
+        CACHE_URL="redis://127.0.0.1:6379/10",
+        EMAIL_HOST="smtp.example.com",
         SECURE_SSL_REDIRECT="1",
         SECURE_HSTS_SECONDS="31536000",
         SECURE_HSTS_INCLUDE_SUBDOMAINS="1",

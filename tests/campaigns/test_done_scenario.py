@@ -171,6 +171,9 @@ def test_marketer_launches_weekend_double_points_for_sleeping_customers(admin_cl
     # 5. At the till, through the POS API.
     saturday = next_local(6, real_now)
     weekday = next_local(3, real_now)
+    # The till reports checks of the coming days: widen the programme's occurred_at window.
+    program.occurred_at_future_minutes = 8 * 24 * 60
+    program.save(update_fields=["occurred_at_future_minutes"])
     _, key = OutletAPIKey.objects.create_key(outlet=outlet, name="till 1")
     pos = APIClient()
     pos.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")

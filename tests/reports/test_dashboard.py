@@ -141,3 +141,19 @@ def test_kpis_equal_between_stored_and_live_for_the_previous_period(data):
     stored = program_kpis(program=data.program, period=period, now=NOW)
     assert stored == program_kpis(program=data.program, period=period, now=NOW, live=True)
     assert stored["checks"]["member"] == 4 and stored["members"]["active"] == 4
+
+
+@pytest.mark.django_db
+def test_marketer_and_analyst_groups_may_read_the_dashboard():
+    from django.contrib.auth.models import Group
+
+    for name in ("marketer", "analyst"):
+        group = Group.objects.get(name=name)
+        assert group.permissions.filter(
+            content_type__app_label="reports", codename="view_dashboard"
+        ).exists(), name
+    assert not (
+        Group.objects.get(name="support")
+        .permissions.filter(content_type__app_label="reports")
+        .exists()
+    )
