@@ -10,6 +10,9 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_theme import UNFOLD  # noqa: F401  (the admin theme's settings)
+from config.site_url import public_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("KOPILKA_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -22,6 +25,12 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # The admin theme: before django.contrib.admin, so its templates and its AdminSite win.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.inlines",
+    "unfold.contrib.simple_history",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -32,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files
     "django_filters",
     "simple_history",
     "django_celery_beat",
@@ -43,6 +53,8 @@ INSTALLED_APPS = [
     "campaigns",
     "notifications",
     "reports",
+    # Last: restyles the third-party admins (auth, Celery beat) after autodiscover.
+    "config.apps.SiteConfig",
 ]
 
 MIDDLEWARE = [
@@ -180,10 +192,19 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kopilka POS API",
-    "DESCRIPTION": "Loyalty points at the till: identify, calculate, commit, refund, cancel.",
+    "DESCRIPTION": (
+        "Loyalty points at the till: identify, calculate, commit, refund, cancel.\n\n"
+        "New here? Read the [integration walkthrough](/api/guide/): enrol a customer, "
+        "calculate a check, commit it and refund it, with curl examples. "
+        "Also as [Redoc](/api/redoc/) and as the [OpenAPI schema](/api/schema/?format=json)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
 # The POS API answers every error with the envelope of docs/api.md (loyalty/api/exceptions.py).
@@ -202,8 +223,10 @@ LOGGING = {
 }
 
 # --- Jobs and notifications (issue 5) ----------------------------------------------------------
-# Absolute links in messages (unsubscribe, cabinet) are built on this base.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Absolute links in messages (unsubscribe, cabinet) are built on this public base. By default
+# it is where `make run` serves (HOST and PORT, which the Makefile passes to bin/run-all).
+SITE_URL = env.str("SITE_URL", default=public_url(env.str("HOST", ""), env.int("PORT", 8000)))
+SITE_URL = SITE_URL.rstrip("/")
 # mail_admins() recipients for job alerts (ledger reconcile): "Name <a@b>" or plain addresses.
 ADMINS = [
     (address.split("<")[0].strip() or address, address.split("<")[-1].rstrip(">").strip())
