@@ -205,6 +205,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+                "headings": {"fontFamily": 'system-ui, -apple-system, "Segoe UI", sans-serif'},
+            }
+        }
+    },
 }
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
 # The POS API answers every error with the envelope of docs/api.md (loyalty/api/exceptions.py).
