@@ -162,3 +162,14 @@ def test_changelist_counts_do_not_decline_the_noun_wrongly(admin_client):
     text = _text(admin_client.get(reverse("admin:customers_customer_changelist")))
     assert "Клиенты: 5" in text
     assert "5 клиенты" not in text
+
+
+def test_the_admin_login_returns_to_the_admin_not_to_the_cabinet(client):
+    """LOGIN_REDIRECT_URL is the customers' cabinet; the admin's form must carry "next"."""
+    User.objects.create_superuser("boss", "b@example.com", "pw-boss-12345")
+    html = client.get("/admin/login/").content.decode()
+    assert 'name="next" value="/admin/"' in html
+    response = client.post(
+        "/admin/login/", {"username": "boss", "password": "pw-boss-12345", "next": "/admin/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/admin/"
