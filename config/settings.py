@@ -12,6 +12,9 @@ import environ
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_theme import UNFOLD  # noqa: F401  (the admin theme's settings)
+from config.site_url import public_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("KOPILKA_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -26,6 +29,12 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # The admin theme: before django.contrib.admin, so its templates and its AdminSite win.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.inlines",
+    "unfold.contrib.simple_history",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -36,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files
     "django_filters",
     "simple_history",
     "django_celery_beat",
@@ -51,13 +61,15 @@ INSTALLED_APPS = [
     "notifications",
     "reports",
     "cabinet",
+    # Last: restyles the third-party admins (auth, Celery beat) after autodiscover.
+    "config.apps.SiteConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the app server, before sessions and locale are worked out.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.csp.SiteCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -271,7 +283,12 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kopilka POS API",
-    "DESCRIPTION": "Loyalty points at the till: identify, calculate, commit, refund, cancel.",
+    "DESCRIPTION": (
+        "Loyalty points at the till: identify, calculate, commit, refund, cancel.\n\n"
+        "New here? Read the [integration walkthrough](/api/guide/): enrol a customer, "
+        "calculate a check, commit it and refund it, with curl examples. "
+        "Also as [Redoc](/api/redoc/) and as the [OpenAPI schema](/api/schema/?format=json)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -280,6 +297,18 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "loyalty.api.schema.postprocess",
     ],
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+                "headings": {"fontFamily": 'system-ui, -apple-system, "Segoe UI", sans-serif'},
+            }
+        }
+    },
 }
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
 # The POS API answers every error with the envelope of docs/api.md (loyalty/api/exceptions.py).
@@ -301,8 +330,10 @@ LOGGING = {
 }
 
 # --- Jobs and notifications (issue 5) ----------------------------------------------------------
-# Absolute links in messages (unsubscribe, cabinet) are built on this base.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Absolute links in messages (unsubscribe, cabinet) are built on this public base. By default
+# it is where `make run` serves (HOST and PORT, which the Makefile passes to bin/run-all).
+SITE_URL = env.str("SITE_URL", default=public_url(env.str("HOST", ""), env.int("PORT", 8000)))
+SITE_URL = SITE_URL.rstrip("/")
 # mail_admins() recipients for job alerts (ledger reconcile): "Name <a@b>" or plain addresses.
 ADMINS = [
     (address.split("<")[0].strip() or address, address.split("<")[-1].rstrip(">").strip())

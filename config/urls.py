@@ -2,26 +2,33 @@ from csp.decorators import csp_exempt
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
+from config import views
 from config.health import HealthView
 
 urlpatterns = [
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # Swagger UI loads its scripts from a CDN and runs an inline one: no CSP on this page.
+    path("api/schema/", views.SchemaView.as_view(), name="api-schema"),
+    # Swagger UI and Redoc (assets from drf-spectacular-sidecar) start with an inline script:
+    # no CSP on these two pages.
     path(
         "api/docs/",
         csp_exempt()(SpectacularSwaggerView.as_view(url_name="api-schema")),
         name="api-docs",
     ),
+    path(
+        "api/redoc/",
+        csp_exempt()(SpectacularRedocView.as_view(url_name="api-schema")),
+        name="api-redoc",
+    ),
     path("api/v1/", include("loyalty.api.urls")),
     path("health/", HealthView.as_view(), name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("notifications/", include("notifications.urls")),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
 urlpatterns += i18n_patterns(
+    path("", views.landing, name="landing"),
+    path("api/guide/", views.api_guide, name="api-guide"),
     path("admin/", admin.site.urls),
     path("cabinet/", include("cabinet.urls")),
     prefix_default_language=False,

@@ -29,6 +29,7 @@ from django.db.models import F, Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from core.links import absolute_reverse
 from customers.models import Customer
 from notifications import policies
 from notifications.backends import PermanentSendError, SendError, backend_for
@@ -88,7 +89,7 @@ def _base_context(customer, program, *, channel: str, marketing: bool) -> dict:
         },
         "program": {"name": program.name, "code": program.code} if program else {},
         "site_url": settings.SITE_URL,
-        "cabinet_url": f"{settings.SITE_URL}/cabinet/",
+        "cabinet_url": absolute_reverse("cabinet:dashboard"),
     }
     if marketing and channel == Channel.EMAIL:
         context["unsubscribe_url"] = unsubscribe_url(customer, Channel.EMAIL)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core import signing
-from django.urls import reverse
+
+from core.links import absolute_reverse
 
 SALT = "notifications.unsubscribe"
 
@@ -14,8 +14,8 @@ def unsubscribe_token(customer, channel: str) -> str:
 
 
 def unsubscribe_url(customer, channel: str) -> str:
-    path = reverse("notifications:unsubscribe", args=[unsubscribe_token(customer, channel)])
-    return f"{settings.SITE_URL}{path}"
+    token = unsubscribe_token(customer, channel)
+    return absolute_reverse("notifications:unsubscribe", args=[token])
 
 
 def unsubscribe_token_read(token: str) -> tuple[str, str] | None:

@@ -1,0 +1,86 @@
+"""The marketer's admin and the public pages in Chromium at a desktop width, RU and EN.
+
+Screenshots go to test-artifacts/screenshots/admin-*.png for a person to look at; the test
+asserts what a look would catch: nothing wider than the window, no English in the Russian
+admin's navigation, the theme's own assets loaded.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+WIDTH = 1400
+PASSWORD = "Kopilka-admin-5521"
+PAGES = {
+    "admin-index": "/admin/",
+    "admin-changelist": "/admin/rules/program/",
+    "admin-beat": "/admin/django_celery_beat/periodictask/",
+    "landing": "/",
+    "api-guide": "/api/guide/",
+}
+
+
+@pytest.fixture
+def desktop(browser, live_server):
+    def open_context(locale: str):
+        context = browser.new_context(
+            viewport={"width": WIDTH, "height": 900}, locale=locale, base_url=live_server.url
+        )
+        context.set_default_timeout(15_000)
+        return context
+
+    return open_context
+
+
+@pytest.fixture
+def marketer(db):
+    return get_user_model().objects.create_superuser("marketer", "m@example.com", PASSWORD)
+
+
+def sign_in(page, prefix: str) -> None:
+    page.goto(f"{prefix}/admin/login/")
+    page.locator("input[name=username]").fill("marketer")
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(f"**{prefix}/admin/")
+
+
+def width(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+@pytest.mark.parametrize(("language", "prefix"), [("ru", ""), ("en", "/en")])
+def test_admin_and_public_pages_fit_a_desktop_window(
+    desktop, marketer, program, shot, language, prefix
+):
+    context = desktop("ru-RU" if language == "ru" else "en-US")
+    page = context.new_page()
+    failed = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    sign_in(page, prefix)
+    for name, path in PAGES.items():
+        page.goto(prefix + path)
+        page.wait_for_load_state("networkidle")
+        shot(page, f"{name}-{language}")
+        assert width(page) <= WIDTH, (name, width(page))
+    page.goto("/api/docs/")
+    page.locator(".swagger-ui .info").wait_for()
+    shot(page, f"api-docs-{language}")
+    assert width(page) <= WIDTH
+    assert not failed, failed
+
+    page.goto(prefix + "/admin/")
+    sidebar = page.locator("#nav-sidebar-inner").inner_text()
+    if language == "ru":
+        for group in ("Программа и правила", "Акции и сегменты", "Настройки"):
+            assert group in sidebar
+        for english in ("Programme and rules", "Settings", "Crontab", "Periodic"):
+            assert english not in sidebar
+        assert "Состояние программ" in page.locator("#content").inner_text()
+    else:
+        assert "Programme and rules" in sidebar
+        assert "Programme health" in page.locator("#content").inner_text()
+    context.close()
