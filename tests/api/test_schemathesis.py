@@ -10,9 +10,9 @@ generated from real numbers.
 Positive data may still be refused where the constraint depends on something a schema cannot
 see — the clock (``occurred_at`` within the programme's window, ``birth_date`` not in the
 future), stored data (an unknown ``referral_code``, a ``receipt_number`` used before, an opaque
-``cursor``) or other fields (the lines' total within the money column), or the programme (points with
-the programme's precision). Those refusals are
-documented in the descriptions; the acceptance check tolerates a 400 naming only them.
+``cursor``), other fields (the lines' total within the money column) or the programme (points
+with its precision). Those refusals are documented in the descriptions; the acceptance check
+tolerates a 400 naming only them.
 Business-rule refusals (422: not enough points, a blocked customer) are answers, not bugs.
 """
 
