@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
+from loyalty.api import schema as _schema_extensions  # noqa: F401  (registers them)
 from loyalty.api import serializers as s
 
 TAG = "POS"
