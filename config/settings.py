@@ -317,7 +317,7 @@ REST_FRAMEWORK["EXCEPTION_HANDLER"] = "loyalty.api.exceptions.exception_handler"
 # --- Kopilka ----------------------------------------------------------------------------------
 KOPILKA_DEFAULT_REGION = env.str("KOPILKA_DEFAULT_REGION", default="RU")
 # Sign-up SMS a programme sends in an hour, whatever the addresses asking (the per-phone and
-# per-IP limits are in customers/cabinet/ratelimit.py).
+# per-IP limits are in cabinet/ratelimit.py).
 CABINET_SIGNUP_SMS_PER_PROGRAM = env.int("CABINET_SIGNUP_SMS_PER_PROGRAM", default=300)
 
 LOGGING = {
