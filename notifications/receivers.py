@@ -1,7 +1,8 @@
 """Ledger events that send messages. Connected in NotificationsConfig.ready().
 
 The ledger sends its signals inside its transaction; the outbox rows are written there too
-(in a savepoint), and the dispatcher is queued on commit. A failure here is logged and
+(in a savepoint, except inside the API's unit of work: ``core.db``), and the dispatcher is
+queued on commit. A failure here is logged and
 swallowed: a broken template must never fail a purchase at the till.
 """
 

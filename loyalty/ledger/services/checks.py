@@ -390,6 +390,9 @@ def _commit_member(
         loaded, result = calculate_with_budget_locks(
             loaded, lambda spec: _calculate(spec, state, check_input)
         )
+        if not earning and any(row.points > 0 for row in result.breakdown):
+            # It earns now that it redeems less: the debts it repays were not read yet.
+            _, debts = movements.check_lots(account.pk, now=now, redeem=ZERO, debts=True)
         earning = [row for row in result.breakdown if row.points > 0]
         burn = movements.burn_plan(burn_lots, result.redeemed_points)
     if burn is None:  # never a discount the lots did not pay for
