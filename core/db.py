@@ -34,5 +34,9 @@ def in_unit_of_work() -> bool:
 
 
 def step():
-    """``transaction.atomic()`` for a service; without a savepoint inside a unit of work."""
+    """``transaction.atomic()`` for a service; without a savepoint inside a unit of work.
+
+    Any exception leaving a step inside a unit marks the whole unit for rollback, even if a
+    caller catches it: use it only where an error must fail the request (a ledger write),
+    never around work whose failure is swallowed (an outbox row: notifications.services)."""
     return transaction.atomic(savepoint=not _unit.get())

@@ -14,6 +14,7 @@ honours them drops.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -31,7 +32,7 @@ from django.db.models import F, Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from core.db import in_unit_of_work, step
+from core.db import in_unit_of_work
 from customers.models import Customer
 from notifications import policies
 from notifications.backends import PermanentSendError, SendError, backend_for
@@ -154,7 +155,10 @@ def message_enqueue(
     if not templates:
         return []
     keys = {channel: f"{idempotency_key}:{channel}" for channel in templates}
-    with step():
+    # Inside the API's unit of work no block at all: an atomic block without a savepoint
+    # would mark the whole request for rollback on any exception, even one the caller
+    # swallows (receivers._safely); elsewhere a savepoint, as always.
+    with contextlib.nullcontext() if in_unit_of_work() else transaction.atomic():
         existing = set()
         if not fresh:
             existing = set(
