@@ -12,10 +12,14 @@ The welcome bonus is no receiver's business: ``campaigns.enrolment`` grants it e
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 from campaigns import tasks
+from campaigns.models import Campaign, CampaignRule, Offer, OfferRule
 from campaigns.triggers import referral_note, referral_withdraw
 from loyalty.ledger import signals
+from loyalty.rules.models import EarnRule
+from loyalty.rules.versioning import program_config_changed
 
 
 def on_check_committed(sender, *, account, check, now, **kwargs) -> None:
@@ -41,3 +45,31 @@ def on_check_cancelled(sender, *, account, check, **kwargs) -> None:
 def connect() -> None:
     signals.check_committed.connect(on_check_committed, dispatch_uid="campaigns.referral")
     signals.check_cancelled.connect(on_check_cancelled, dispatch_uid="campaigns.referral_cancelled")
+    connect_config_version()
+
+
+# --- the programme's configuration version ------------------------------------------------------
+# A campaign's status, window and budget, and an offer's code and window, are part of the spec
+# the loader caches (through ``providers.rule_overrides``): any saved or deleted row of them
+# bumps the programme's version. Status changes by ``.update()`` bump it in services.py.
+
+
+def _config_changed(sender, instance, **kwargs) -> None:
+    if kwargs.get("raw"):
+        return
+    if isinstance(instance, (CampaignRule, OfferRule)):
+        program_id = (
+            EarnRule.objects.filter(pk=instance.rule_id)
+            .values_list("program_id", flat=True)
+            .first()
+        )
+    else:
+        program_id = instance.program_id
+    program_config_changed(program_id)
+
+
+def connect_config_version() -> None:
+    for model in (Campaign, CampaignRule, Offer, OfferRule):
+        uid = f"campaigns.config_version.{model._meta.model_name}"
+        post_save.connect(_config_changed, sender=model, dispatch_uid=uid + ".save")
+        post_delete.connect(_config_changed, sender=model, dispatch_uid=uid + ".delete")

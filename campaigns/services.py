@@ -34,6 +34,7 @@ from core import errors
 from customers.models import Customer
 from loyalty.ledger.models import Account, RuleAward
 from loyalty.rules.models import EarnRule
+from loyalty.rules.versioning import program_config_changed
 from notifications.services import message_enqueue
 
 logger = logging.getLogger(__name__)
@@ -93,11 +94,14 @@ def campaign_rules_sync(*, campaign: Campaign) -> int:
     """
     if campaign.budget_points is None:
         return 0
-    return (
+    changed = (
         EarnRule.objects.filter(campaign_link__campaign=campaign)
         .exclude(budget_points=campaign.budget_points)
         .update(budget_points=campaign.budget_points)
     )
+    if changed:
+        program_config_changed(campaign.program_id)
+    return changed
 
 
 def _locked(campaign: Campaign) -> Campaign:
@@ -149,6 +153,7 @@ def campaign_schedule(*, campaign: Campaign, now: datetime) -> Campaign:
         )
     campaign_rules_sync(campaign=campaign)
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SCHEDULED)
+    program_config_changed(campaign.program_id)
     campaign.status = CampaignStatus.SCHEDULED
     return campaign
 
@@ -158,6 +163,7 @@ def campaign_unschedule(*, campaign: Campaign) -> Campaign:
     """Scheduled → draft, to edit it again before it starts."""
     campaign = _transition(campaign, (CampaignStatus.SCHEDULED,), "unschedule")
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.DRAFT)
+    program_config_changed(campaign.program_id)
     campaign.status = CampaignStatus.DRAFT
     return campaign
 
@@ -197,6 +203,7 @@ def campaign_launch(*, campaign: Campaign, now: datetime) -> Campaign:
         Campaign.objects.filter(pk=campaign.pk).update(
             status=CampaignStatus.RUNNING, launched_at=now, starts_at=starts_at
         )
+        program_config_changed(campaign.program_id)
         campaign.status, campaign.launched_at, campaign.starts_at = (
             CampaignStatus.RUNNING,
             now,
@@ -210,6 +217,7 @@ def campaign_pause(*, campaign: Campaign, now: datetime) -> Campaign:
     """Running → paused: its rules stop applying at once. Raises CampaignStateError."""
     campaign = _transition(campaign, (CampaignStatus.RUNNING,), "pause")
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.PAUSED)
+    program_config_changed(campaign.program_id)
     campaign.status = CampaignStatus.PAUSED
     return campaign
 
@@ -222,6 +230,7 @@ def campaign_resume(*, campaign: Campaign, now: datetime) -> Campaign:
         return _finish(campaign, now=now)
     campaign_rules_sync(campaign=campaign)
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.RUNNING)
+    program_config_changed(campaign.program_id)
     campaign.status = CampaignStatus.RUNNING
     return campaign
 
@@ -239,6 +248,7 @@ def campaign_finish(*, campaign: Campaign, now: datetime) -> Campaign:
 
 def _finish(campaign: Campaign, *, now: datetime) -> Campaign:
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.FINISHED, finished_at=now)
+    program_config_changed(campaign.program_id)
     campaign.status, campaign.finished_at = CampaignStatus.FINISHED, now
     return campaign
 
@@ -285,6 +295,7 @@ def campaigns_tick(*, now: datetime) -> TickResult:
                 Campaign.objects.filter(pk=claimed.pk).update(
                     status=CampaignStatus.RUNNING, launched_at=now
                 )
+                program_config_changed(claimed.program_id)
             result.launched.append(campaign.code)
         except errors.DomainError:
             logger.exception("campaign %s could not be launched", campaign.code)

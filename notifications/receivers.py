@@ -1,7 +1,8 @@
 """Ledger events that send messages. Connected in NotificationsConfig.ready().
 
 The ledger sends its signals inside its transaction; the outbox rows are written there too
-(in a savepoint), and the dispatcher is queued on commit. A failure here is logged and
+(in a savepoint, except inside the API's unit of work: ``core.db``), and the dispatcher is
+queued on commit. A failure here is logged and
 swallowed: a broken template must never fail a purchase at the till.
 """
 
@@ -12,6 +13,7 @@ from datetime import timedelta
 
 from django.db import transaction
 
+from core.db import in_unit_of_work
 from loyalty.ledger import signals
 from notifications.contexts import balance_data, points, tier_data
 from notifications.services import message_enqueue
@@ -21,8 +23,16 @@ logger = logging.getLogger(__name__)
 
 def _safely(**kwargs) -> None:
     try:
-        with transaction.atomic():
+        if in_unit_of_work():
+            # The API's one transaction, without savepoints: a template error is caught where
+            # the row is rendered (it is written as failed) and any other Python error here,
+            # before a write, leaves the transaction intact. A database error would fail the
+            # request as a whole (rolled back) — the statements are a read and an insert that
+            # ignores conflicts.
             message_enqueue(**kwargs)
+        else:
+            with transaction.atomic():
+                message_enqueue(**kwargs)
     except Exception:
         logger.exception(
             "could not enqueue %s for customer %s", kwargs["event"], kwargs["customer"].pk
@@ -52,6 +62,7 @@ def on_check_committed(sender, *, account, check, result, now, **kwargs) -> None
         },
         idempotency_key=f"points_earned:check:{check.pk}",
         now=now,
+        fresh=True,  # the check was created in this transaction: no row of its key exists
     )
 
 

@@ -14,7 +14,10 @@ honours them drops.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -22,13 +25,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from celery import signature
+from celery import current_app, signature
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from core.db import in_unit_of_work
 from core.links import absolute_reverse
 from customers.models import Customer
 from notifications import policies
@@ -117,6 +121,7 @@ def message_enqueue(
     language: str | None = None,
     scheduled_for: datetime | None = None,
     dispatch: bool = True,
+    fresh: bool = False,
 ) -> list[Message]:
     """Write the outbox rows of one event for one customer, one per channel with a template.
 
@@ -132,6 +137,12 @@ def message_enqueue(
     programme's time zone are scheduled for the end of them (customers have no time zone of
     their own; a programme is regional — see ``policies.quiet_hours_end``). Raises
     ValidationFailed for an unknown event.
+
+    ``fresh``: the caller knows no row of this key can exist yet (its key names a row the
+    caller has just created, as a new check's id), so the rows are only inserted, not looked
+    up before and read back after; the rows returned are the ones built (without ids). Inside
+    the API's unit of work (``core.db``) no savepoint is taken, and the dispatcher is queued
+    on commit by a background thread, so the request never waits for the broker.
     """
     spec = event_get(event)
     marketing = spec.marketing if marketing is None else marketing
@@ -146,12 +157,17 @@ def message_enqueue(
     if not templates:
         return []
     keys = {channel: f"{idempotency_key}:{channel}" for channel in templates}
-    with transaction.atomic():
-        existing = set(
-            Message.objects.filter(idempotency_key__in=keys.values()).values_list(
-                "idempotency_key", flat=True
+    # Inside the API's unit of work no block at all: an atomic block without a savepoint
+    # would mark the whole request for rollback on any exception, even one the caller
+    # swallows (receivers._safely); elsewhere a savepoint, as always.
+    with contextlib.nullcontext() if in_unit_of_work() else transaction.atomic():
+        existing = set()
+        if not fresh:
+            existing = set(
+                Message.objects.filter(idempotency_key__in=keys.values()).values_list(
+                    "idempotency_key", flat=True
+                )
             )
-        )
         if marketing and len(existing) < len(keys):
             # Serialise marketing sends to one customer, so two campaigns cannot both slip
             # under the frequency cap.
@@ -179,11 +195,18 @@ def message_enqueue(
         # A concurrent duplicate loses on the unique key and is ignored; the re-read below
         # returns whichever row won.
         Message.objects.bulk_create(rows, ignore_conflicts=True)
-        messages = list(Message.objects.filter(idempotency_key__in=keys.values()).order_by("pk"))
+        if fresh:
+            messages = rows
+        else:
+            messages = list(
+                Message.objects.filter(idempotency_key__in=keys.values()).order_by("pk")
+            )
     if dispatch and any(
         m.status == MessageStatus.PENDING and m.scheduled_for <= now for m in messages
     ):
-        transaction.on_commit(dispatch_soon, robust=True)
+        transaction.on_commit(
+            dispatch_soon_nowait if in_unit_of_work() else dispatch_soon, robust=True
+        )
     return messages
 
 
@@ -255,6 +278,39 @@ def dispatch_soon() -> None:
     in-process).
     """
     signature(DISPATCH_TASK, kwargs={}).apply_async(expires=300)
+
+
+# A request does not wait for the broker: its commit wakes this process's publisher thread,
+# which queues one dispatcher run for every burst of wake-ups (a run sends every due row, so
+# one per burst is enough; the minutely beat run catches anything lost).
+_wake = threading.Event()
+_publisher_lock = threading.Lock()
+_publisher_pid: int | None = None
+
+
+def _publisher() -> None:
+    while True:
+        _wake.wait()
+        _wake.clear()
+        try:
+            dispatch_soon()
+        except Exception:
+            logger.exception("could not queue the outbox dispatcher (the beat run will)")
+
+
+def dispatch_soon_nowait() -> None:
+    """``dispatch_soon`` from a background thread of this process (started on first use, again
+    after a fork); in eager mode (tasks run in-process) it is ``dispatch_soon`` itself."""
+    global _publisher_pid
+    if current_app.conf.task_always_eager:
+        dispatch_soon()
+        return
+    if _publisher_pid != os.getpid():
+        with _publisher_lock:
+            if _publisher_pid != os.getpid():
+                threading.Thread(target=_publisher, name="outbox-publisher", daemon=True).start()
+                _publisher_pid = os.getpid()
+    _wake.set()
 
 
 # --- dispatch -------------------------------------------------------------------------------------

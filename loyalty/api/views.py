@@ -94,24 +94,27 @@ class PosApi(APIView):
             raise
 
     def over_limit(
-        self, *, customer, lines, now: datetime, occurred_at: datetime | None = None
+        self, exc, *, customer, lines, now: datetime, occurred_at: datetime | None = None
     ) -> errors.RedeemLimitExceeded:
         """docs/api.md: more than ``max_redeemable_points`` is ``redeem_limit_exceeded`` naming the
         maximum, also when the balance (not the programme's share) is what limits it.
 
         The engine says ``insufficient_points`` when the request exceeds the balance; the
-        maximum is the same calculation with "max".
+        maximum is the same calculation with "max", which the ledger attaches to the error
+        (``max_redeemable``, computed under the commit's account lock); else it is computed.
         """
-        quote = check_calculate(
-            program=self.program,
-            outlet=self.outlet,
-            customer=customer,
-            lines=lines,
-            redeem="max",
-            now=now,
-            occurred_at=occurred_at,
-        )
-        limit = quantize_points(quote.result.max_redeemable, precision=self.program.precision)
+        best = getattr(exc, "max_redeemable", None)
+        if best is None:
+            best = check_calculate(
+                program=self.program,
+                outlet=self.outlet,
+                customer=customer,
+                lines=lines,
+                redeem="max",
+                now=now,
+                occurred_at=occurred_at,
+            ).result.max_redeemable
+        limit = quantize_points(best, precision=self.program.precision)
         return errors.RedeemLimitExceeded(
             _("At most %(points)s points can be redeemed on this check.") % {"points": limit}
         )
@@ -267,8 +270,8 @@ class CheckCalculateApi(PosApi):
                 redeem=data.get("redeem_points"),
                 now=now,
             )
-        except errors.InsufficientPoints:
-            raise self.over_limit(customer=customer, lines=lines, now=now) from None
+        except errors.InsufficientPoints as exc:
+            raise self.over_limit(exc, customer=customer, lines=lines, now=now) from None
         # An anonymous check has no tier (as its commit says), not the programme's first one.
         tier = quote.tier if customer is not None else None
         body = _quote_body(
@@ -331,11 +334,15 @@ class CheckCommitApi(PosApi):
                     now=now,
                     occurred_at=data.get("occurred_at"),
                 )
-            except errors.InsufficientPoints:
-                # check_commit rolled back to its savepoint; the account lock is still held,
-                # so the maximum named is the one a retry would get.
+            except errors.InsufficientPoints as exc:
+                # The maximum rides on the error, computed under the account lock (the
+                # transaction is rolling back: nothing more may be read in it).
                 raise self.over_limit(
-                    customer=customer, lines=lines, now=now, occurred_at=data.get("occurred_at")
+                    exc,
+                    customer=customer,
+                    lines=lines,
+                    now=now,
+                    occurred_at=data.get("occurred_at"),
                 ) from None
             after = done.balance_after
             if done.result is None:

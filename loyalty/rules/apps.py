@@ -6,3 +6,8 @@ class RulesConfig(AppConfig):
     name = "loyalty.rules"
     label = "rules"
     verbose_name = _("Programmes and rules")
+
+    def ready(self) -> None:
+        from loyalty.rules import versioning
+
+        versioning.connect()

@@ -1,8 +1,20 @@
-"""Turns a programme's rows into the engine's frozen specs, in a fixed number of queries."""
+"""Turns a programme's rows into the engine's frozen specs, cached per process by version.
+
+``program_load`` builds the spec in a fixed number of queries and keeps it per process under
+the programme's ``config_version`` (loyalty/rules/versioning.py bumps it in the transaction of
+every configuration change). A caller passes the version it read together with a row it
+loads anyway (the API key's programme, the locked account); otherwise one query reads it. A
+version read before a change commits gives the spec of before, exactly as if the request had
+come a moment earlier; after it, the old spec is never used. Budgets are not configuration:
+``budget_used`` of budgeted rules (and, through the providers, campaigns' shared budgets) is
+re-read on every load, and again under the row locks of ``lock_budget_rows``.
+"""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import time
 from decimal import Decimal
@@ -72,18 +84,80 @@ class BudgetNotLocked(RuntimeError):
     """A result about to be written awards from a budget whose row is not locked (a bug)."""
 
 
-def program_spec(program: Program) -> engine.ProgramSpec:
+def program_spec(program: Program, *, version: int | None = None) -> engine.ProgramSpec:
     """The programme as the engine sees it (no locks: budgets as last committed)."""
-    return program_load(program).spec
+    return program_load(program, version=version).spec
 
 
-def program_load(program: Program) -> LoadedProgram:
-    """``program_spec`` and the rule and tier rows behind it, in the same queries.
+# program pk → (config_version, LoadedProgram without its ``program``). Read and replaced
+# whole, so threads sharing it see one entry or the other, never a mix.
+_cache: dict[int, tuple[int, LoadedProgram]] = {}
+_cache_lock = threading.Lock()
+CACHE_SIZE = 256
+
+
+def program_version(program_id: int) -> int:
+    """The programme's configuration version as committed (one query)."""
+    return (
+        Program.objects.filter(pk=program_id).values_list("config_version", flat=True).first() or 0
+    )
+
+
+def cache_clear() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def program_load(program: Program, *, version: int | None = None) -> LoadedProgram:
+    """``program_spec`` and the rule and tier rows behind it.
+
+    From the per-process cache when it holds ``version`` (read with one query if not given),
+    else built from the database (``program_build``) and kept. Budgets are always re-read
+    (``_with_fresh_budgets``). The rows in the result are shared between requests: callers
+    must not change them (``lock_budget_rows`` works on copies).
 
     Takes no lock. A commit runs the engine on this spec, then ``lock_budget_rows`` on
     ``budget_rows_to_lock`` of the result and runs it again (see ``ledger.services.checks``),
     so only the budgets a check actually spends are locked.
     """
+    if version is None:
+        version = program_version(program.pk)
+    hit = _cache.get(program.pk)
+    if hit is not None and hit[0] == version:
+        return _with_fresh_budgets(dataclasses.replace(hit[1], program=program))
+    loaded = program_build(program)
+    with _cache_lock:
+        if len(_cache) >= CACHE_SIZE:
+            _cache.clear()
+        _cache[program.pk] = (version, dataclasses.replace(loaded, program=None))
+    return loaded
+
+
+def _with_fresh_budgets(loaded: LoadedProgram) -> LoadedProgram:
+    """``loaded`` with the budgets as last committed: budgeted rules' ``budget_used`` (one
+    query) and, when a provider gave a rule a budget (a campaign's), the providers again."""
+    budgeted = sorted(rule.pk for rule in loaded.rules.values() if rule.budget_points is not None)
+    shared = any("budget_left" in (o or {}) for o in loaded.overrides.values())
+    if not budgeted and not shared:
+        return loaded
+    used = dict(EarnRule.objects.filter(pk__in=budgeted).values_list("pk", "budget_used"))
+    active = []
+    for rule in loaded.rules.values():
+        if rule.pk in used:
+            rule = copy.copy(rule)
+            rule.budget_used = used[rule.pk]
+        active.append(rule)
+    overrides = _overrides(loaded.program, active) if shared else loaded.overrides
+    return dataclasses.replace(
+        loaded,
+        spec=dataclasses.replace(loaded.spec, rules=_rule_specs(active, overrides)),
+        rules={rule.code: rule for rule in active},
+        overrides=overrides,
+    )
+
+
+def program_build(program: Program) -> LoadedProgram:
+    """The ``LoadedProgram`` read from the database, in a fixed number of queries."""
     children: dict[str, list[str]] = {}
     for code, parent in Category.objects.filter(program=program).values_list(
         "code", "parent__code"
@@ -252,6 +326,7 @@ def lock_budget_rows(loaded: LoadedProgram, pks: Iterable[int]) -> LoadedProgram
             row = fresh.get(rule.pk)
             if row is None or not row[0]:
                 continue  # deleted or deactivated since it was read: it awards nothing now
+            rule = copy.copy(rule)  # the cached row is shared with other requests
             _, rule.budget_points, rule.budget_used = row
         active.append(rule)
     active.sort(key=lambda rule: (-rule.priority, rule.code))

@@ -125,8 +125,14 @@ class Program(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Raised in the transaction of every change to the programme's configuration
+    # (loyalty/rules/versioning.py); the key of the per-process spec cache (loader.py). Never
+    # written by ``save()``: a stale instance must not set it back.
+    config_version = models.PositiveBigIntegerField(
+        _("configuration version"), default=0, editable=False
+    )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["config_version"])
 
     class Meta:
         verbose_name = _("programme")
@@ -138,6 +144,18 @@ class Program(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        if (
+            not (self._state.adding or kwargs.get("force_insert"))
+            and kwargs.get("update_fields") is None
+        ):
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "config_version"
+            ]
+        super().save(*args, **kwargs)
 
     def clean(self):
         problems = {}

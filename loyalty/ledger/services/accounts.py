@@ -53,14 +53,19 @@ def account_lock(account_id: int, *, related: Sequence[str] = ("program",)) -> A
     return rows.get(pk=account_id)
 
 
-def member_account_lock(program: Program, customer: Customer) -> Account | None:
+def member_account_lock(program: Program, customer: Customer, **annotations) -> Account | None:
     """The customer's account in ``program``, locked; None if it has none.
 
     Only the account row, and without joins: a join would lock the programme row too
     (serialising every account of the programme), and PostgreSQL's re-check of a row that was
-    updated while we waited returns NULLs for an outer-joined tier.
+    updated while we waited returns NULLs for an outer-joined tier. ``annotations`` (scalar
+    subqueries) ride on the same statement; they read the snapshot the statement started
+    with, which may predate the lock wait — use them only for what may be a moment old.
     """
-    account = _for_update().filter(program=program, customer=customer).first()
+    rows = _for_update().filter(program=program, customer=customer)
+    if annotations:
+        rows = rows.annotate(**annotations)
+    account = rows.first()
     if account is not None:
         account.program = program
     return account

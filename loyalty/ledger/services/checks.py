@@ -8,28 +8,28 @@ never over-redeems or overspends a budget, and a check no budget pays for waits 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F
+from django.db import IntegrityError
+from django.db.models import Count, F, OuterRef, Subquery
 
 from core import errors
+from core.db import step
 from customers.models import Customer
 from loyalty.ledger import signals
 from loyalty.ledger.models import (
     Account,
     Check,
     CheckLine,
-    EntryKind,
-    Lot,
-    LotKind,
+    Operation,
     OperationKind,
     RuleAward,
 )
-from loyalty.ledger.selectors import Balance, account_balance
+from loyalty.ledger.selectors import Balance, account_balance, lots_balance
 from loyalty.ledger.services import movements
 from loyalty.ledger.services.accounts import account_lock, account_open, member_account_lock
 from loyalty.ledger.services.tiers import account_tier_upgrade
@@ -37,6 +37,7 @@ from loyalty.rules import engine, loader
 from loyalty.rules.models import EarnRule, Outlet, Program, Tier
 
 ZERO = Decimal("0")
+EVENT = "event"  # the rule kind that awards reported events, never a check's lines
 
 # Other apps add what they know about a customer (segments, activated offers) without the
 # ledger importing them: each provider takes (account, now) and returns CustomerState fields.
@@ -91,8 +92,11 @@ def customer_state(
             .order_by()
         )
     extra: dict = {}
-    for provider in customer_state_providers:
-        extra.update(provider(account, now))
+    # The providers add segments and offers; a spec none of whose rules asks for either
+    # (segments, a campaign's audience, an offer code) does not need them read.
+    if spec is None or any(r.segments or r.offer for r in spec.rules):
+        for provider in customer_state_providers:
+            extra.update(provider(account, now))
     return engine.CustomerState(
         tier_code=account.tier.code if account.tier_id else None,
         available=balance.available,
@@ -103,11 +107,14 @@ def customer_state(
     )
 
 
-def limited_rule_codes(loaded: loader.LoadedProgram) -> list[str]:
+def limited_rule_codes(loaded: loader.LoadedProgram, *, events: bool = True) -> list[str]:
     """The active rules with a per-customer limit: every rule any of the specs
-    ``calculate_with_budget_locks`` builds from ``loaded`` may contain."""
+    ``calculate_with_budget_locks`` builds from ``loaded`` may contain. Event rules never
+    award on a check (only ``event_award``): ``events=False`` leaves them out for one."""
     return sorted(
-        code for code, rule in loaded.rules.items() if rule.limit_per_customer is not None
+        code
+        for code, rule in loaded.rules.items()
+        if rule.limit_per_customer is not None and (events or rule.kind != EVENT)
     )
 
 
@@ -159,16 +166,21 @@ def check_calculate(
     Raises CustomerBlocked and the engine's calculation errors.
     """
     at = occurred_at or now
-    spec = loader.program_spec(program)
     account = None
+    version = None
     if customer is not None:
         if customer.is_blocked:
             raise errors.CustomerBlocked()
         account = (
             Account.objects.select_related("tier")
             .filter(program=program, customer=customer)
+            .annotate(program_version=_program_version())
             .first()
         )
+        if account is not None:
+            version = account.program_version
+    loaded = loader.program_load(program, version=version)
+    spec = loaded.spec
     if account is None:
         balance = Balance(available=ZERO, pending=ZERO)
         state = None
@@ -180,13 +192,20 @@ def check_calculate(
             )
     else:
         balance = account_balance(account, now=now)
-        state = customer_state(account, now=now, balance=balance, spec=spec)
-    result = engine.calculate(spec, state, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
+        state = customer_state(
+            account,
+            now=now,
+            balance=balance,
+            spec=spec,
+            limited=limited_rule_codes(loaded, events=False),
+        )
+    check_input = _check_input(lines, outlet=outlet, at=at, redeem=redeem)
+    result = _calculate(spec, state, check_input)
     after = _balance_after(program, balance, result, at=at, now=now)
     if account is not None:
         tier = account.tier
     elif customer is not None:
-        tier = program.tiers.order_by("rank", "threshold", "id").first()
+        tier = loaded.tiers[0] if loaded.tiers else None  # by rank, threshold, id
     else:
         tier = None  # an anonymous check has no tier
     return CheckQuote(result=result, balance_before=balance, balance_after=after, tier=tier)
@@ -202,7 +221,27 @@ def _balance_after(program, balance: Balance, result, *, at: datetime, now: date
     )
 
 
-@transaction.atomic
+def _program_version():
+    """The programme's configuration version, read in the statement that reads the account."""
+    return Subquery(Program.objects.filter(pk=OuterRef("program_id")).values("config_version")[:1])
+
+
+def _calculate(spec, state, check_input) -> engine.CheckResult:
+    """``engine.calculate``; an InsufficientPoints carries ``max_redeemable`` (the same
+    calculation with "max"), so a door can name the maximum without reading anything again."""
+    try:
+        return engine.calculate(spec, state, check_input)
+    except errors.InsufficientPoints as exc:
+        best = engine.calculate(spec, state, dataclasses.replace(check_input, redeem="max"))
+        exc.max_redeemable = best.max_redeemable
+        raise
+
+
+def _receipt_taken(exc: IntegrityError) -> bool:
+    text = str(exc)
+    return "receipt_per_outlet" in text or f"{Check._meta.db_table}.receipt_number" in text
+
+
 def check_commit(
     *,
     program: Program,
@@ -221,55 +260,148 @@ def check_commit(
     Locks the account and runs the engine; then locks the budgeted rules the check awards from
     (by id) and runs it again with their budgets as locked (``calculate_with_budget_locks``).
     A replay of the same (source, idempotency key) returns the first check unchanged.
-    Raises CustomerBlocked, ValidationFailed (receipt number reused) and calculation errors.
+    Raises CustomerBlocked, ValidationFailed (receipt number reused) and calculation errors
+    (InsufficientPoints with ``max_redeemable``).
+
+    One transaction (``core.db.step``: no savepoint inside the API's unit of work). A receipt
+    number already used fails the insert of the check: the whole transaction rolls back and
+    the error is raised as ValidationFailed.
     """
     at = occurred_at or now
-    if customer is None:
-        return _commit_anonymous(
-            program=program,
-            outlet=outlet,
-            lines=lines,
-            redeem=redeem,
-            receipt_number=receipt_number,
-            now=now,
-            at=at,
-        )
-    if customer.is_blocked:
+    if customer is not None and customer.is_blocked:
         raise errors.CustomerBlocked()
-    account = member_account_lock(program, customer)
+    try:
+        with step():
+            if customer is None:
+                return _commit_anonymous(
+                    program=program,
+                    outlet=outlet,
+                    lines=lines,
+                    redeem=redeem,
+                    receipt_number=receipt_number,
+                    now=now,
+                    at=at,
+                )
+            return _commit_member(
+                program=program,
+                outlet=outlet,
+                customer=customer,
+                lines=lines,
+                redeem=redeem,
+                receipt_number=receipt_number,
+                source=source,
+                idempotency_key=idempotency_key,
+                now=now,
+                at=at,
+            )
+    except IntegrityError as exc:
+        if _receipt_taken(exc):
+            raise errors.ValidationFailed(
+                fields={
+                    "receipt_number": ["This receipt number is already recorded at this outlet."]
+                }
+            ) from None
+        raise
+
+
+def _locked_balance(account: Account, *, now: datetime) -> tuple[movements.CheckBalance, bool]:
+    """The locked account's balance at ``now``, and whether it is the cached one.
+
+    The cache is used while no pending lot has matured (``now < pending_release_at``), as
+    every reader does; else the split is read from the lots (one aggregate). The cache was
+    written by whichever operation held the lock last, at its own ``now``, which may be a
+    moment later than ours: a lot it counted as available may still be pending for us. The
+    burn reads only lots available at our ``now``, so such a redemption is caught there and
+    the balance is read from the lots (``_commit_member``).
+    """
+    if account.pending_release_at is None or now < account.pending_release_at:
+        return (
+            movements.CheckBalance(account.available, account.pending, account.pending_release_at),
+            True,
+        )
+    return _lots_balance(account, now=now), False
+
+
+def _lots_balance(account: Account, *, now: datetime) -> movements.CheckBalance:
+    available, pending, release = lots_balance(account_ids=[account.pk], now=now)[account.pk]
+    return movements.CheckBalance(available, pending, release)
+
+
+def _commit_member(
+    *, program, outlet, customer, lines, redeem, receipt_number, source, idempotency_key, now, at
+) -> CommittedCheck:
+    # One statement: the account row locked, the programme's configuration version, and the
+    # operation a replay of this key would return. Both are read in the statement's snapshot,
+    # which may predate the lock wait: a version a moment old gives the spec of that moment;
+    # a duplicate that committed while we waited is caught by the unique keys (operation,
+    # receipt), and the API answers it from its stored response.
+    account = member_account_lock(
+        program,
+        customer,
+        program_version=_program_version(),
+        replay_id=Subquery(
+            Operation.objects.filter(
+                program_id=program.pk, source=source, idempotency_key=idempotency_key
+            ).values("pk")[:1]
+        ),
+    )
     if account is None:
         account = account_open(program=program, customer=customer, now=now, outlet=outlet)
         account = account_lock(account.pk)
+        version, replay_id = None, None
+    else:
+        version, replay_id = account.program_version, account.replay_id
     account.customer = customer  # the signal receivers read it; no need to load it again
-    op = movements.operation_replay(program=program, source=source, idempotency_key=idempotency_key)
-    if op is not None:
-        check = op.check_obj
+    if replay_id is not None:
+        op = Operation.objects.select_related("check_obj").get(pk=replay_id)
         return CommittedCheck(
-            check=check,
+            check=op.check_obj,
             result=None,
             balance_after=account_balance(account, now=now),
             tier=account.tier,
             replayed=True,
         )
-    loaded = loader.program_load(program)
+    loaded = loader.program_load(program, version=version)
     tier = next((t for t in loaded.tiers if t.pk == account.tier_id), None)
     if tier is not None:
         account.tier = tier  # the row just read; saves loading it again
-    # The balance at this request's `now`, from the lots themselves. The cached one was written
-    # by whichever commit held the lock last, at its own `now`, which may be later than ours
-    # (we took ours before waiting for the lock): lots it counted as available may still be
-    # pending for us, and the engine would allow a redemption the lots cannot pay.
-    current = list(Lot.objects.filter(account=account).exclude(remaining=0))
-    balance = Balance(
-        available=sum((lot.remaining for lot in current if lot.available_at <= now), ZERO),
-        pending=sum((lot.remaining for lot in current if lot.available_at > now), ZERO),
-    )
     tier_before = account.tier
-    state = customer_state(account, now=now, balance=balance, limited=limited_rule_codes(loaded))
+    balance, cached = _locked_balance(account, now=now)
+    state = customer_state(
+        account,
+        now=now,
+        balance=Balance(available=balance.available, pending=balance.pending),
+        spec=loaded.spec,
+        limited=limited_rule_codes(loaded, events=False),
+    )
     check_input = _check_input(lines, outlet=outlet, at=at, redeem=redeem)
     loaded, result = calculate_with_budget_locks(
-        loaded, lambda spec: engine.calculate(spec, state, check_input)
+        loaded, lambda spec: _calculate(spec, state, check_input)
     )
+    earning = [row for row in result.breakdown if row.points > 0]
+    burn_lots, debts = movements.check_lots(
+        account.pk, now=now, redeem=result.redeemed_points, debts=bool(earning)
+    )
+    burn = movements.burn_plan(burn_lots, result.redeemed_points)
+    if burn is None and cached:
+        # The cache counted as available lots that are still pending at our ``now``.
+        balance = _lots_balance(account, now=now)
+        state = dataclasses.replace(state, available=balance.available)
+        loaded, result = calculate_with_budget_locks(
+            loaded, lambda spec: _calculate(spec, state, check_input)
+        )
+        if not earning and any(row.points > 0 for row in result.breakdown):
+            # It earns now that it redeems less: the debts it repays were not read yet.
+            _, debts = movements.check_lots(account.pk, now=now, redeem=ZERO, debts=True)
+        earning = [row for row in result.breakdown if row.points > 0]
+        burn = movements.burn_plan(burn_lots, result.redeemed_points)
+    if burn is None:  # never a discount the lots did not pay for
+        held = sum((lot.remaining for lot in burn_lots), ZERO)
+        exc = errors.InsufficientPoints(
+            f"Requested {result.redeemed_points} points, the lots hold {held}."
+        )
+        exc.max_redeemable = min(held, result.max_redeemable)
+        raise exc
     check = _create_check(program, outlet, account, lines, result, receipt_number, at)
     op = movements.operation_new(
         account,
@@ -280,35 +412,8 @@ def check_commit(
         occurred_at=at,
         check_obj=check,
         description=f"Check {receipt_number}",
+        points=result.earned_points - result.redeemed_points,  # debt repayments net to zero
     )
-    mv = movements.Movements(op)
-    earning = [row for row in result.breakdown if row.points > 0]
-    if result.redeemed_points or earning:
-        # The lots read for the balance serve the redemption and the debts new lots repay.
-        if result.redeemed_points:
-            burnt = movements.debit(
-                mv,
-                movements.fifo(
-                    [lot for lot in current if lot.remaining > 0 and lot.available_at <= now]
-                ),
-                amount=result.redeemed_points,
-                kind=EntryKind.REDEEM,
-            )
-            if burnt != result.redeemed_points:  # never a discount the lots did not pay for
-                raise errors.InsufficientPoints(
-                    f"Requested {result.redeemed_points} points, the lots hold {burnt}."
-                )
-        movements.credit_earned(
-            mv,
-            account,
-            earning,
-            debts=sorted(
-                (lot for lot in current if lot.kind == LotKind.DEBT and lot.remaining != 0),
-                key=lambda lot: lot.pk,
-            ),
-            at=at,
-            program=program,
-        )
     rules = loaded.rules
     awards = []
     for row in earning:
@@ -320,14 +425,22 @@ def check_commit(
         )
         if rule is not None and rule.budget_points is not None:
             budget_spend(loaded, rule, row.points)
-    RuleAward.objects.bulk_create(awards)
-    Account.objects.filter(pk=account.pk).update(
-        lifetime_spend=F("lifetime_spend") + result.payable,
-        lifetime_visits=F("lifetime_visits") + 1,
-        lifetime_earned=F("lifetime_earned") + result.earned_points,
-        last_purchase_at=at,
+    if awards:
+        RuleAward.objects.bulk_create(awards)
+    movements.check_write(
+        op,
+        account,
+        program=program,
+        now=now,
+        at=at,
+        balance=balance,
+        burn=burn,
+        earning=earning,
+        debts=debts,
+        counters=movements.CheckCounters(
+            spend=result.payable, visits=1, earned=result.earned_points, last_purchase_at=at
+        ),
     )
-    movements.finish(mv, account, now=now)
     # The row is locked: its counters are what was read plus what was just added.
     account.lifetime_spend += result.payable
     account.lifetime_visits += 1
@@ -352,27 +465,23 @@ def budget_spend(loaded: loader.LoadedProgram, rule: EarnRule, points: Decimal) 
 
 
 def _create_check(program, outlet, account, lines, result, receipt_number, at) -> Check:
-    try:
-        with transaction.atomic():
-            check = Check.objects.create(
-                program=program,
-                outlet=outlet,
-                account=account,
-                receipt_number=receipt_number,
-                channel=outlet.channel,
-                occurred_at=at,
-                subtotal=result.subtotal,
-                discount=result.discount,
-                payable=result.payable,
-                redeemed_points=result.redeemed_points,
-                earned_points=result.earned_points,
-                tier_code=result.tier_code or "",
-                breakdown=[_row_json(row) for row in result.breakdown],
-            )
-    except IntegrityError:
-        raise errors.ValidationFailed(
-            fields={"receipt_number": ["This receipt number is already recorded at this outlet."]}
-        ) from None
+    # A receipt number already used raises IntegrityError here; check_commit rolls the whole
+    # transaction back and turns it into ValidationFailed (no savepoint to undo just this).
+    check = Check.objects.create(
+        program=program,
+        outlet=outlet,
+        account=account,
+        receipt_number=receipt_number,
+        channel=outlet.channel,
+        occurred_at=at,
+        subtotal=result.subtotal,
+        discount=result.discount,
+        payable=result.payable,
+        redeemed_points=result.redeemed_points,
+        earned_points=result.earned_points,
+        tier_code=result.tier_code or "",
+        breakdown=[_row_json(row) for row in result.breakdown],
+    )
     per_line = {line.index: line for line in result.lines}
     CheckLine.objects.bulk_create(
         [
@@ -419,7 +528,7 @@ def _commit_anonymous(*, program, outlet, lines, redeem, receipt_number, now, at
     Asking it to redeem points fails as in ``check_calculate`` (RedeemNotAllowed); "max" is 0.
     """
     spec = loader.program_spec(program)
-    result = engine.calculate(spec, None, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
+    result = _calculate(spec, None, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
     check = _create_check(program, outlet, None, lines, result, receipt_number, at)
     return CommittedCheck(
         check=check,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from loyalty.ledger.models import Account, Entry, EntryKind, Lot, LotKind, Operation, OperationKind
 from loyalty.ledger.selectors import lots_balance
@@ -429,3 +429,254 @@ def expire_chunk_orm(account_ids: list[int], *, now: datetime) -> tuple[int, int
         account.available, account.pending, account.pending_release_at = balances[account.pk]
     Account.objects.bulk_update(changed, ["available", "pending", "pending_release_at"])
     return len(per_account), len(due), sum(per_account.values(), ZERO)
+
+
+# --- a check's movements: read as values, written in bulk, balances by arithmetic -----------------
+
+# Open lots read per page for a redemption: almost every burn is paid by the first few.
+BURN_PAGE = 20
+
+
+@dataclass(frozen=True)
+class OpenLot:
+    """An open lot as a redemption or a debt repayment needs it (read with values_list)."""
+
+    id: int
+    remaining: Decimal
+    available_at: datetime
+    expires_at: datetime | None
+
+
+def _fifo_available(account_id: int, now: datetime):
+    return (
+        Lot.objects.filter(account_id=account_id, remaining__gt=0, available_at__lte=now)
+        .exclude(remaining=0)  # the predicate of the ``lot_open_fifo`` partial index
+        .order_by(F("expires_at").asc(nulls_last=True), "available_at", "id")
+        .values_list("id", "remaining", "available_at", "expires_at")
+    )
+
+
+def _debts(account_id: int):
+    return (
+        Lot.objects.filter(account_id=account_id, remaining__lt=0)
+        .order_by("id")
+        .values_list("id", "remaining", "available_at", "expires_at")
+    )
+
+
+def check_lots(
+    account_id: int, *, now: datetime, redeem: Decimal, debts: bool
+) -> tuple[list[OpenLot], list[OpenLot]]:
+    """(available lots in redemption order, enough to pay ``redeem`` or all of them; the debt
+    lots by id if ``debts``). The caller holds the account lock. No lot is read for what is
+    not needed; on PostgreSQL both come in one statement."""
+    burn: list[OpenLot] = []
+    owed: list[OpenLot] = []
+    if redeem > 0 and debts and connection.features.supports_slicing_ordering_in_compound:
+        rows = list(
+            _debts(account_id).union(_fifo_available(account_id, now)[:BURN_PAGE], all=True)
+        )
+        owed = sorted((OpenLot(*r) for r in rows if r[1] < 0), key=lambda lot: lot.id)
+        far = datetime.max.replace(tzinfo=now.tzinfo)
+        burn = sorted(
+            (OpenLot(*r) for r in rows if r[1] > 0),
+            key=lambda lot: (lot.expires_at or far, lot.available_at, lot.id),
+        )
+    else:
+        if redeem > 0:
+            burn = [OpenLot(*r) for r in _fifo_available(account_id, now)[:BURN_PAGE]]
+        if debts:
+            owed = [OpenLot(*r) for r in _debts(account_id)]
+    if len(burn) == BURN_PAGE and sum((lot.remaining for lot in burn), ZERO) < redeem:
+        burn = [OpenLot(*r) for r in _fifo_available(account_id, now)]  # a long tail: rare
+    return burn, owed
+
+
+def burn_plan(lots: Sequence[OpenLot], amount: Decimal) -> list[tuple[OpenLot, Decimal]] | None:
+    """What to take from each lot, in order, to pay ``amount``; None if they cannot."""
+    plan, left = [], amount
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        if take > 0:
+            plan.append((lot, take))
+            left -= take
+    return plan if left == 0 else None
+
+
+@dataclass(frozen=True)
+class CheckCounters:
+    """What a check adds to the account's lifetime counters."""
+
+    spend: Decimal
+    visits: int
+    earned: Decimal
+    last_purchase_at: datetime
+
+
+@dataclass(frozen=True)
+class CheckBalance:
+    available: Decimal
+    pending: Decimal
+    release_at: datetime | None
+
+
+def check_write(
+    op: Operation,
+    account: Account,
+    *,
+    program: Program,
+    now: datetime,
+    at: datetime,
+    balance: CheckBalance,
+    burn: Sequence[tuple[OpenLot, Decimal]],
+    earning,
+    debts: Sequence[OpenLot],
+    counters: CheckCounters,
+) -> CheckBalance:
+    """Write a check's movements: the redemption ``burn`` (from ``burn_plan``), one lot per
+    ``earning`` row created with its final ``remaining`` after repaying ``debts`` in order,
+    all entries in one insert, the lots changed in one update, and the account's balances
+    with ``counters`` (field → expression) in one update.
+
+    The caller holds the account lock and read ``balance`` under it (the cached one, valid at
+    ``now``, or from the lots), so the new balances follow by arithmetic from the movements
+    written here, without summing the lots again (invariant 1 holds: every change of a lot's
+    remaining is an entry and moves the same amount of the balance it belongs to at ``now``).
+    """
+    available, pending, release = balance.available, balance.pending, balance.release_at
+
+    def add(available_at: datetime, amount: Decimal) -> None:
+        nonlocal available, pending
+        if available_at <= now:
+            available += amount
+        else:
+            pending += amount
+
+    entries: list[Entry] = []
+    changed: dict[int, Decimal] = {}
+    for lot, take in burn:
+        changed[lot.id] = lot.remaining - take
+        add(lot.available_at, -take)
+        entries.append(
+            Entry(
+                operation=op,
+                account_id=account.pk,
+                lot_id=lot.id,
+                kind=EntryKind.REDEEM,
+                amount=-take,
+            )
+        )
+    owed = {debt.id: debt.remaining for debt in debts}
+    new_lots: list[tuple[Lot, list[tuple[OpenLot, Decimal]]]] = []
+    available_at = at + timedelta(days=program.hold_days)
+    for row in earning:
+        left, repays = row.points, []
+        for debt in debts:
+            if left == 0:
+                break
+            if owed[debt.id] >= 0:
+                continue
+            repay = min(-owed[debt.id], left)
+            owed[debt.id] += repay
+            changed[debt.id] = owed[debt.id]
+            add(debt.available_at, repay)
+            left -= repay
+            repays.append((debt, repay))
+        add(available_at, left)
+        if left > 0 and available_at > now:
+            release = available_at if release is None else min(release, available_at)
+        lot = Lot(
+            account=account,
+            operation=op,
+            kind=LotKind.EARN,
+            amount=row.points,
+            remaining=left,
+            available_at=available_at,
+            expires_at=lot_expiry(program, at, row.lifetime_days),
+            rule_code=row.rule,
+        )
+        new_lots.append((lot, repays))
+    if new_lots:
+        lots = [lot for lot, _ in new_lots]
+        if connection.features.can_return_rows_from_bulk_insert:
+            Lot.objects.bulk_create(lots)
+        else:
+            for lot in lots:
+                lot.save(force_insert=True)
+    for lot, repays in new_lots:
+        entries.append(
+            Entry(
+                operation=op, account_id=account.pk, lot=lot, kind=EntryKind.EARN, amount=lot.amount
+            )
+        )
+        for debt, repay in repays:
+            entries.append(
+                Entry(
+                    operation=op,
+                    account_id=account.pk,
+                    lot=lot,
+                    kind=EntryKind.REPAY,
+                    amount=-repay,
+                )
+            )
+            entries.append(
+                Entry(
+                    operation=op,
+                    account_id=account.pk,
+                    lot_id=debt.id,
+                    kind=EntryKind.REPAY,
+                    amount=repay,
+                )
+            )
+    if entries:
+        Entry.objects.bulk_create(entries)
+    if changed and connection.vendor == "postgresql":
+        _lots_and_account_update(account.pk, changed, available, pending, release, counters)
+    else:
+        if changed:
+            Lot.objects.bulk_update(
+                [Lot(pk=pk, remaining=remaining) for pk, remaining in sorted(changed.items())],
+                ["remaining"],
+            )
+        Account.objects.filter(pk=account.pk).update(
+            available=available,
+            pending=pending,
+            pending_release_at=release,
+            lifetime_spend=F("lifetime_spend") + counters.spend,
+            lifetime_visits=F("lifetime_visits") + counters.visits,
+            lifetime_earned=F("lifetime_earned") + counters.earned,
+            last_purchase_at=counters.last_purchase_at,
+        )
+    account.available, account.pending, account.pending_release_at = available, pending, release
+    return CheckBalance(available, pending, release)
+
+
+def _lots_and_account_update(account_id, changed, available, pending, release, counters) -> None:
+    """PostgreSQL: the changed lots' remaining and the account's balances and counters in one
+    statement (a data-modifying CTE; both run on the same snapshot, on rows this transaction
+    holds: the account is locked and the lots are its own)."""
+    names = _sql_names()
+    values = ", ".join(["(%s::bigint, %s::numeric)"] * len(changed))
+    params: list = [x for pair in sorted(changed.items()) for x in pair]
+    params += [
+        available,
+        pending,
+        release,
+        counters.spend,
+        counters.visits,
+        counters.earned,
+        counters.last_purchase_at,
+        account_id,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH lots AS (UPDATE {names['lot']} l SET remaining = v.remaining"
+            f" FROM (VALUES {values}) AS v(id, remaining) WHERE l.id = v.id)"
+            f" UPDATE {names['account']} SET available = %s, pending = %s,"
+            " pending_release_at = %s, lifetime_spend = lifetime_spend + %s,"
+            " lifetime_visits = lifetime_visits + %s, lifetime_earned = lifetime_earned + %s,"
+            " last_purchase_at = %s WHERE id = %s",
+            params,
+        )

@@ -37,6 +37,7 @@ from loyalty.rules.program_io.document import (
 )
 from loyalty.rules.program_io.plan import plan_read
 from loyalty.rules.program_io.reader import Reader
+from loyalty.rules.versioning import program_config_changed
 
 
 def program_load(*, data: Any) -> Program:
@@ -88,6 +89,8 @@ def plan_write(reader: Reader, plan: dict) -> Program:
     if reader.problems:
         return program
     _write_rules(reader, program, plan["earn_rules"], sets=sets, tiers=tiers, outlets=outlets)
+    # Tier ranks and retired outlets are written with .update(), which sends no signal.
+    program_config_changed(program.pk)
     return program
 
 
