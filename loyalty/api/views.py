@@ -8,6 +8,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -281,35 +282,22 @@ class CheckCalculateApi(PosApi):
 
 
 def _replayed_check_body(check: Check, *, tier, after: Balance) -> dict:
-    """A check committed earlier under the same ledger key, described from what was stored."""
-    lines = list(check.lines.order_by("index"))
-    return {
-        "subtotal": check.subtotal,
-        "max_redeemable_points": check.redeemed_points,
-        "redeemed_points": check.redeemed_points,
-        "discount": check.discount,
-        "payable": check.payable,
-        "earned_points": check.earned_points,
-        "balance": {
-            "available": after.available,
-            "available_after": after.available,
-            "pending_after": after.pending,
-        },
-        "tier": _tier(tier),
-        "lines": [
-            {
-                "index": line.index,
-                "redeemed_points": line.redeemed_points,
-                "discount": line.discount,
-                "earned_points": line.earned_points,
-            }
-            for line in lines
-        ],
-        "breakdown": [
-            {"rule": row["rule"], "points": Decimal(row["points"]), "reason": row["reason"]}
+    """A check committed earlier under the same ledger key, described from what was stored:
+    the quote's body, with the stored check and its lines in place of the engine's result."""
+    stored = SimpleNamespace(
+        subtotal=check.subtotal,
+        max_redeemable=check.redeemed_points,
+        redeemed_points=check.redeemed_points,
+        discount=check.discount,
+        payable=check.payable,
+        earned_points=check.earned_points,
+        lines=list(check.lines.order_by("index")),
+        breakdown=[
+            SimpleNamespace(rule=row["rule"], points=Decimal(row["points"]), reason=row["reason"])
             for row in check.breakdown
         ],
-    }
+    )
+    return _quote_body(stored, tier=tier, before=after, after=after)
 
 
 class CheckCommitApi(PosApi):
