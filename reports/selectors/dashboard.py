@@ -29,6 +29,7 @@ from reports.selectors.kpis import (
     _param,
     campaigns_kpis,
     program_kpis,
+    report_reading,
 )
 
 ZERO = Decimal("0")
@@ -48,6 +49,11 @@ class Dashboard:
 
 
 def dashboard(*, program: Program, period: Period, now: datetime, live: bool = False) -> Dashboard:
+    with report_reading():
+        return _dashboard(program, period, now, live)
+
+
+def _dashboard(program: Program, period: Period, now: datetime, live: bool) -> Dashboard:
     source = DaySource(program, now=now, live=live)
     kpis = program_kpis(program=program, period=period, now=now, source=source, with_previous=True)
     previous = kpis.pop("previous")
@@ -116,7 +122,9 @@ def outlet_table(source: DaySource, period: Period) -> list[dict]:
     rows_sql, params = source.member_sql(period)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT outlet_id, COUNT(DISTINCT account_id) FROM ({rows_sql}) md GROUP BY outlet_id",
+            # DISTINCT then COUNT hashes; COUNT(DISTINCT …) per group would sort.
+            "SELECT outlet_id, COUNT(*) FROM (SELECT DISTINCT outlet_id, account_id FROM "
+            f"({rows_sql}) md) pairs GROUP BY outlet_id",
             params,
         )
         active = dict(cursor.fetchall())
@@ -193,7 +201,7 @@ def cohort_table(source: DaySource, period: Period) -> dict:
             cases.append(f"WHEN day >= %s AND day < %s THEN {n}")
             case_params += [_param(m), _param(next_month(m))]
         sql = (
-            f"SELECT cohort, bucket, COUNT(DISTINCT account_id) FROM (SELECT cohort, account_id, "
+            "SELECT cohort, bucket, COUNT(*) FROM (SELECT DISTINCT cohort, account_id, "
             f"CASE {' '.join(cases)} ELSE -1 END AS bucket FROM ({rows_sql}) md) b "
             "WHERE bucket >= 0 AND cohort >= %s GROUP BY cohort, bucket"
         )

@@ -10,11 +10,12 @@ aggregates). ``live=True`` computes every day live — the check that the aggreg
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
@@ -48,6 +49,19 @@ OUTLET_FIELDS = ("member_checks", "anonymous_checks", "member_sales", "anonymous
 
 def _param(day: date):
     return connection.ops.adapt_datefield_value(day)
+
+
+@contextmanager
+def report_reading():
+    """One read-only transaction for a whole report: one snapshot of the ledger and the
+    aggregates. On PostgreSQL, JIT compilation (hundreds of ms for these one-off analytic
+    queries) is off and sorts get the memory not to spill, for this transaction only."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+        yield
 
 
 class DaySource:
@@ -422,7 +436,15 @@ def program_kpis(
     ``with_previous`` adds ``"previous"``: the same KPIs for the period before (the
     dashboard's change figures), sharing one pass over the member rows.
     """
-    source = source or DaySource(program, now=now, live=live)
+    if source is None:
+        with report_reading():
+            return program_kpis(
+                program=program,
+                period=period,
+                now=now,
+                source=DaySource(program, now=now, live=live),
+                with_previous=with_previous,
+            )
     previous = period.previous()
     if with_previous:
         activity = member_activity(source, [previous.previous(), previous, period])
