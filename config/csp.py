@@ -8,10 +8,13 @@ frames, no plugins); the cabinet and the rest of the site get no ``'unsafe-eval'
 
 from __future__ import annotations
 
+import re
+
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.http import HttpRequest, HttpResponseBase
 
-ADMIN_PREFIX = "/admin/"
+# The admin, with or without the language prefix of i18n_patterns ("/en/admin/").
+ADMIN_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?admin/")
 ADMIN_SCRIPT_EXTRA = {"script-src": ["'unsafe-eval'"]}
 
 
@@ -20,6 +23,6 @@ class SiteCSPMiddleware(CSPMiddleware):
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
-        if request.path.startswith(ADMIN_PREFIX) and parts.replace is None:
+        if ADMIN_PATH.match(request.path) and parts.replace is None:
             parts.update = {**(parts.update or {}), **ADMIN_SCRIPT_EXTRA}
         return parts

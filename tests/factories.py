@@ -392,3 +392,70 @@ class OfferActivationFactory(factory.django.DjangoModelFactory):
     offer = factory.SubFactory(OfferFactory)
     customer = factory.SubFactory(CustomerFactory)
     activated_at = T0
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+class ProgramDayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reports.ProgramDay"
+
+    program = factory.SubFactory(ProgramFactory)
+    day = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC).date() + timedelta(days=n))
+    computed_at = factory.LazyFunction(lambda: datetime(2026, 1, 2, tzinfo=UTC))
+
+
+class DashboardFactory(ProgramDayFactory):
+    class Meta:
+        model = "reports.Dashboard"
+
+
+class OutletDayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reports.OutletDay"
+
+    outlet = factory.SubFactory(OutletFactory)
+    program = factory.SelfAttribute("outlet.program")
+    day = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC).date() + timedelta(days=n))
+
+
+class MemberDayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reports.MemberDay"
+
+    account = factory.SubFactory(AccountFactory)
+    program = factory.SelfAttribute("account.program")
+    outlet = factory.SubFactory(OutletFactory, program=factory.SelfAttribute("..program"))
+    day = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC).date() + timedelta(days=n))
+    cohort = datetime(2026, 1, 1, tzinfo=UTC).date()
+    checks = 1
+    sales = Decimal("100.00")
+
+
+class CampaignDayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reports.CampaignDay"
+
+    campaign = factory.SubFactory(CampaignFactory)
+    program = factory.SelfAttribute("campaign.program")
+    day = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC).date() + timedelta(days=n))
+    points = Decimal("10")
+
+
+class CohortMonthFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reports.CohortMonth"
+
+    program = factory.SubFactory(ProgramFactory)
+    month = datetime(2026, 2, 1, tzinfo=UTC).date()
+    cohort = factory.Sequence(lambda n: datetime(2000 + n % 25, 1 + n % 12, 1, tzinfo=UTC).date())
+    active = 1
+
+
+class AggregationStateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reports.AggregationState"
+
+    program = factory.SubFactory(ProgramFactory)
+    updated_at = factory.LazyFunction(lambda: datetime(2026, 1, 1, tzinfo=UTC))

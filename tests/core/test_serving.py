@@ -163,7 +163,13 @@ def test_gunicorn_access_log_keeps_query_strings_and_referers_out(monkeypatch):
 
 
 def test_gunicorn_check_config_loads_the_application(tmp_path):
-    env = {**os.environ, "KOPILKA_VAR_DIR": str(tmp_path), "DEBUG": "0"}
+    # Production refuses a per-process cache and the console mail backend (docs/security.md).
+    env = {
+        **production_env(tmp_path),
+        "DEBUG": "0",
+        "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/5"),
+        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+    }
     result = subprocess.run(
         [str(Path(sys.executable).with_name("gunicorn")), "--check-config", "-c",
          str(GUNICORN_CONF), "config.wsgi:application"],

@@ -33,7 +33,7 @@ def sign_in(page, prefix):  # noqa: F811
     page.goto(f"{prefix}/admin/login/")
     page.locator("input[name=username]").fill("boss")
     page.locator("input[name=password]").fill("boss-pass-1")
-    page.locator("input[type=submit]").click()
+    page.locator("form [type=submit]").first.click()
     page.wait_for_url(f"**{prefix}/admin/")
 
 
