@@ -107,7 +107,8 @@ def test_cohorts_from_stored_months_equal_live(data):
 
 def test_dashboard_queries_are_bounded(client, data, analyst, django_assert_max_num_queries):
     client.get(url(program=data.program.pk, preset="30"))
-    with django_assert_max_num_queries(42):
+    # 42 reads of the report itself; the admin theme and the session add a constant two.
+    with django_assert_max_num_queries(44):
         assert client.get(url(program=data.program.pk, preset="year")).status_code == 200
 
 
