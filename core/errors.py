@@ -71,3 +71,15 @@ class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
     status = 409
     default_detail = _("This idempotency key was used with a different request.")
+
+
+class ReservationExpired(DomainError):
+    code = "reservation_expired"
+    status = 409
+    default_detail = _("The reservation has expired; its points were released.")
+
+
+class CheckNotCompleted(DomainError):
+    code = "check_not_completed"
+    status = 409
+    default_detail = _("The check is reserved, not completed.")

@@ -37,6 +37,14 @@ SYSTEM_SCHEDULES: tuple[SystemSchedule, ...] = (
         description="Expire lots whose expiry has passed (hourly; one run per hour).",
     ),
     SystemSchedule(
+        name="ledger: release lapsed reservations",
+        task="ledger.reservations_release",
+        crontab={"minute": "*"},
+        expires=55,
+        description="Write the release of two-phase payments neither confirmed nor cancelled "
+        "in time (their points are available again by time alone already).",
+    ),
+    SystemSchedule(
         name="ledger: tier re-evaluation",
         task="ledger.tiers_reevaluate",
         crontab={"minute": "30", "hour": "2"},

@@ -114,6 +114,13 @@ QUOTE = {
     ],
 }
 CHECK_ID = "0b7e7f0e-3a39-4d55-8f0a-2f5b8c7d9e10"
+NOT_COMPLETED = ("check_not_completed", "The check is reserved, not completed.", None)
+EXPIRED = (
+    "reservation_expired",
+    "The reservation has expired; its points were released.",
+    None,
+)
+CANCELLED = ("check_already_cancelled", "The check is already cancelled.", None)
 
 customer_lookup = {
     "operation_id": "customers_lookup",
@@ -229,6 +236,9 @@ check_calculate = {
     "operation_id": "checks_calculate",
     "tags": [TAG],
     "summary": "Preview a check (writes nothing)",
+    "description": "Accepts the commit body as it is: `receipt_number` is optional and not "
+    "checked here, `occurred_at` (within the programme's window, as for commit) decides days, "
+    "hours and validity windows.",
     "request": s.CheckCalculateInputSerializer,
     "examples": [
         OpenApiExample(
@@ -320,8 +330,9 @@ check_refund = {
         **common(),
         404: error("No such check in this programme.", CHECK_NOT_FOUND),
         409: error(
-            "The check is cancelled, or the key was reused.",
+            "The check is cancelled or only reserved, or the key was reused.",
             ("check_already_cancelled", "The check is already cancelled.", None),
+            NOT_COMPLETED,
             REUSED,
         ),
         422: error(
@@ -335,7 +346,8 @@ check_cancel = {
     "operation_id": "checks_cancel",
     "tags": [TAG],
     "summary": "Cancel (void) a check",
-    "description": "Reverses everything the check moved. A second cancel is 409.",
+    "description": "Reverses everything the check moved; on a reserved check it releases the "
+    "points held. A second cancel is 409.",
     "parameters": [IDEMPOTENCY_OPTIONAL],
     "request": s.CheckCancelInputSerializer,
     "responses": {
@@ -459,5 +471,99 @@ customer_operations = {
             )
         ),
         404: error("The customer is not a member of this programme.", CUSTOMER_NOT_FOUND),
+    },
+}
+
+
+check_reserve = {
+    "operation_id": "checks_reserve",
+    "tags": [TAG],
+    "summary": "Reserve a check (two-phase payment, phase one)",
+    "description": "Takes the commit body and validates it exactly like a commit (same errors). "
+    "The points to redeem are held: they leave `available` at once; nothing is earned yet and "
+    "no counter or tier moves. Confirm before `reserved_until` (the programme's "
+    "`reservation_minutes`, default 15) or the hold is released by time alone. The same key "
+    "and body again return the first response (201).",
+    "parameters": [IDEMPOTENCY_REQUIRED],
+    "request": s.CheckCommitInputSerializer,
+    "examples": [
+        OpenApiExample(
+            "latte",
+            value={
+                "customer": {"phone": "+79991234567"},
+                "lines": LINES,
+                "redeem_points": "100",
+                "receipt_number": "A-1001",
+            },
+            request_only=True,
+        )
+    ],
+    "responses": {
+        201: OpenApiResponse(
+            s.CheckReserveOutputSerializer,
+            examples=[
+                OpenApiExample(
+                    "reserved",
+                    value={
+                        **QUOTE,
+                        "balance": {
+                            "available": "1000",
+                            "available_after": "900",
+                            "pending_after": "0",
+                        },
+                        "id": CHECK_ID,
+                        "status": "reserved",
+                        "receipt_number": "A-1001",
+                        "reserved_until": "2026-06-15T12:15:00+03:00",
+                    },
+                    response_only=True,
+                )
+            ],
+        ),
+        **_calc_errors,
+        409: error("The Idempotency-Key was used with another body.", REUSED),
+    },
+}
+
+check_confirm = {
+    "operation_id": "checks_confirm",
+    "tags": [TAG],
+    "summary": "Confirm a reserved check (two-phase payment, phase two)",
+    "description": "Burns the held points and earns the points computed at reservation, "
+    "exactly as a commit would have. Empty body. Confirming a check already completed "
+    "returns it unchanged. After `reserved_until` → 409 `reservation_expired`; a cancelled "
+    "check → 409 `check_already_cancelled`.",
+    "parameters": [IDEMPOTENCY_REQUIRED],
+    "request": s.CheckConfirmInputSerializer,
+    "responses": {
+        200: OpenApiResponse(
+            s.CheckCommitOutputSerializer,
+            examples=[
+                OpenApiExample(
+                    "confirmed",
+                    value={
+                        **QUOTE,
+                        "max_redeemable_points": "100",
+                        "balance": {
+                            "available": "900",
+                            "available_after": "940",
+                            "pending_after": "0",
+                        },
+                        "id": CHECK_ID,
+                        "status": "completed",
+                        "receipt_number": "A-1001",
+                    },
+                    response_only=True,
+                )
+            ],
+        ),
+        **common(),
+        404: error("No such check in this programme.", CHECK_NOT_FOUND),
+        409: error(
+            "The reservation expired, the check is cancelled, or the key was reused.",
+            EXPIRED,
+            CANCELLED,
+            REUSED,
+        ),
     },
 }

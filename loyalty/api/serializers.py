@@ -302,6 +302,17 @@ class CheckCalculateInputSerializer(StrictSerializer):
     )
     lines = LineInputSerializer(many=True, allow_empty=False, max_length=500)
     redeem_points = RedeemField(required=False, allow_null=True)
+    # The commit's own fields, so a POS builds one body for both calls (docs/api.md).
+    receipt_number = StrictCharField(
+        max_length=64,
+        required=False,
+        help_text=_("Unique per outlet; optional here, checked only by commit and reserve."),
+    )
+    occurred_at = OccurredAtField(
+        required=False,
+        allow_null=True,
+        help_text=_("Decides days, hours and validity windows; default now."),
+    )
 
     def validate_lines(self, lines):
         # Each amount fits its column; their sum is the check's subtotal and must fit too.
@@ -314,7 +325,6 @@ class CheckCalculateInputSerializer(StrictSerializer):
 
 class CheckCommitInputSerializer(CheckCalculateInputSerializer):
     receipt_number = StrictCharField(max_length=64, help_text=_("Unique per outlet."))
-    occurred_at = OccurredAtField(required=False, allow_null=True)
 
 
 class RefundLineInputSerializer(StrictSerializer):
@@ -335,6 +345,10 @@ class CheckRefundInputSerializer(StrictSerializer):
 
 
 class CheckCancelInputSerializer(StrictSerializer):
+    pass
+
+
+class CheckConfirmInputSerializer(StrictSerializer):
     pass
 
 
@@ -447,8 +461,17 @@ class CheckCalculateOutputSerializer(serializers.Serializer):
 
 class CheckCommitOutputSerializer(CheckCalculateOutputSerializer):
     id = serializers.UUIDField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=["completed"])
     receipt_number = serializers.CharField()
+
+
+class CheckReserveOutputSerializer(CheckCalculateOutputSerializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["reserved"])
+    receipt_number = serializers.CharField()
+    reserved_until = serializers.DateTimeField(
+        help_text=_("Confirm before this; after it the points are released.")
+    )
 
 
 class CheckRefundOutputSerializer(serializers.Serializer):

@@ -14,6 +14,8 @@ urlpatterns = [
     ),
     path("checks/calculate", views.CheckCalculateApi.as_view(), name="check-calculate"),
     path("checks", views.CheckCommitApi.as_view(), name="check-commit"),
+    path("checks/reserve", views.CheckReserveApi.as_view(), name="check-reserve"),
+    path("checks/<str:check_id>/confirm", views.CheckConfirmApi.as_view(), name="check-confirm"),
     path("checks/<str:check_id>/refunds", views.CheckRefundApi.as_view(), name="check-refund"),
     path("checks/<str:check_id>/cancel", views.CheckCancelApi.as_view(), name="check-cancel"),
     path("events", views.EventAwardApi.as_view(), name="event-award"),

@@ -32,7 +32,9 @@ from loyalty.ledger.services import (
     check_calculate,
     check_cancel,
     check_commit,
+    check_confirm,
     check_refund,
+    check_reserve,
     customer_identify,
     event_award,
 )
@@ -270,9 +272,16 @@ class CheckCalculateApi(PosApi):
                 lines=lines,
                 redeem=data.get("redeem_points"),
                 now=now,
+                occurred_at=data.get("occurred_at"),
             )
         except errors.InsufficientPoints as exc:
-            raise self.over_limit(exc, customer=customer, lines=lines, now=now) from None
+            raise self.over_limit(
+                exc,
+                customer=customer,
+                lines=lines,
+                now=now,
+                occurred_at=data.get("occurred_at"),
+            ) from None
         # An anonymous check has no tier (as its commit says), not the programme's first one.
         tier = quote.tier if customer is not None else None
         body = _quote_body(
@@ -300,17 +309,29 @@ def _replayed_check_body(check: Check, *, tier, after: Balance) -> dict:
     return _quote_body(stored, tier=tier, before=after, after=after)
 
 
+def _earned_now(program, check_or_at, earned: Decimal, *, now: datetime) -> Decimal:
+    """What of ``earned`` points is available at once (no hold period, or it passed)."""
+    hold = program.hold_days
+    return earned if hold == 0 or check_or_at + timedelta(days=hold) <= now else ZERO
+
+
 class CheckCommitApi(PosApi):
+    reserve = False
+
     @extend_schema(**docs.check_commit)
     def post(self, request):
+        return self.commit(request)
+
+    def commit(self, request):
         data = self.valid(s.CheckCommitInputSerializer, request.data)
+        write = check_reserve if self.reserve else check_commit
 
         def act(key):
             now = timezone.now()
             customer = self.identify(data.get("customer"), now=now)
             lines = _lines(data["lines"])
             try:
-                done = check_commit(
+                done = write(
                     program=self.program,
                     outlet=self.outlet,
                     customer=customer,
@@ -338,9 +359,11 @@ class CheckCommitApi(PosApi):
             else:
                 result = done.result
                 at = data.get("occurred_at") or now
-                hold = self.program.hold_days
+                # A reservation earns nothing yet; its held points left ``available`` already.
                 earned_now = (
-                    result.earned_points if hold == 0 or at + timedelta(days=hold) <= now else ZERO
+                    ZERO
+                    if self.reserve
+                    else _earned_now(self.program, at, result.earned_points, now=now)
                 )
                 before = Balance(
                     available=after.available + result.redeemed_points - earned_now,
@@ -349,12 +372,59 @@ class CheckCommitApi(PosApi):
                 if done.check.account_id is None:
                     before = after
                 body = _quote_body(result, tier=done.tier, before=before, after=after)
-            body.update(
-                id=done.check.public_id,
-                status=CheckStatus.COMPLETED.value,
-                receipt_number=done.check.receipt_number,
-            )
+            body.update(id=done.check.public_id, receipt_number=done.check.receipt_number)
+            if self.reserve:
+                body.update(
+                    status=CheckStatus.RESERVED.value, reserved_until=done.check.reserved_until
+                )
+                return status.HTTP_201_CREATED, self.output(s.CheckReserveOutputSerializer, body)
+            body.update(status=CheckStatus.COMPLETED.value)
             return status.HTTP_201_CREATED, self.output(s.CheckCommitOutputSerializer, body)
+
+        return idempotent_response(request, outlet=self.outlet, required=True, act=act)
+
+
+class CheckReserveApi(CheckCommitApi):
+    reserve = True
+
+    @extend_schema(**docs.check_reserve)
+    def post(self, request):
+        return self.commit(request)
+
+
+class CheckConfirmApi(PosApi):
+    @extend_schema(**docs.check_confirm)
+    def post(self, request, check_id):
+        self.valid(s.CheckConfirmInputSerializer, request.data or {})
+
+        def act(key):
+            now = timezone.now()
+            done = check_confirm(
+                check=self.find_check(check_id),
+                source=self.source(),
+                idempotency_key=key,
+                now=now,
+            )
+            check, after = done.check, done.balance_after
+            before = after
+            if not done.replayed and check.account_id is not None:
+                # The held points left ``available`` at reservation; now it gains what is
+                # earned at once.
+                earned_now = _earned_now(
+                    self.program, check.occurred_at, check.earned_points, now=now
+                )
+                before = Balance(available=after.available - earned_now, pending=after.pending)
+            tier = done.tier
+            if tier is None and check.account_id is not None:
+                tier = Account.objects.select_related("tier").get(pk=check.account_id).tier
+            body = _replayed_check_body(check, tier=tier, after=after)
+            body["balance"]["available"] = before.available
+            body.update(
+                id=check.public_id,
+                status=CheckStatus.COMPLETED.value,
+                receipt_number=check.receipt_number,
+            )
+            return status.HTTP_200_OK, self.output(s.CheckCommitOutputSerializer, body)
 
         return idempotent_response(request, outlet=self.outlet, required=True, act=act)
 

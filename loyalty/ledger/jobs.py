@@ -1,4 +1,4 @@
-"""The ledger's scheduled jobs: expiry, tier re-evaluation, nightly reconcile.
+"""The ledger's scheduled jobs: expiry, reservation release, tier re-evaluation, reconcile.
 
 Each ``*_job`` function is what the Celery task calls: it records its run through
 ``core.runs.job_run`` for its period (a second run for the same period does nothing) and
@@ -16,11 +16,16 @@ from core.alerts import alert_raise
 from core.runs import RunHandle, job_run
 from loyalty.ledger.services.expiry import points_expire
 from loyalty.ledger.services.reconcile import ledger_reconcile
+from loyalty.ledger.services.reservations import reservations_release
 from loyalty.ledger.services.tiers import tiers_reevaluate
 
 
 def hour_key(now: datetime) -> str:
     return now.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%HZ")
+
+
+def minute_key(now: datetime) -> str:
+    return now.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def day_key(now: datetime) -> str:
@@ -39,6 +44,17 @@ def expiry_job(*, now: datetime) -> RunHandle:
                 "lots": result.lots,
                 "points": result.points,
             }
+    return run
+
+
+def reservations_job(*, now: datetime) -> RunHandle:
+    """Every minute: write the release of the reservations whose time is up; one run per
+    minute. Their balances count the points as available already (by time alone)."""
+    with job_run("ledger.reservations_release", minute_key(now), now=now) as run:
+        if not run.skipped:
+            result = reservations_release(now=now)
+            run.rows = result.checks
+            run.details = {"checks": result.checks, "points": result.points}
     return run
 
 

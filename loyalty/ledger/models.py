@@ -49,6 +49,11 @@ class Account(models.Model):
     # through selectors.account_balance(), which recomputes once ``pending_release_at`` passed.
     available = points_field(_("available points"), default=ZERO)
     pending = points_field(_("pending points"), default=ZERO)
+    # Points a two-phase payment holds (docs/adr/0007-two-phase-payment.md): they sit in hold
+    # lots until confirmed or released. A hold lot's ``available_at`` is the end of its
+    # reservation, so an expired hold is available again by time alone, like a pending lot,
+    # and ``pending_release_at`` is the next moment either kind matures.
+    held = points_field(_("held points"), default=ZERO)
     pending_release_at = models.DateTimeField(_("next pending release"), null=True, blank=True)
     lifetime_spend = money_field(_("lifetime spend"), default=ZERO)
     lifetime_visits = models.PositiveIntegerField(_("lifetime visits"), default=0)
@@ -73,6 +78,7 @@ class Account(models.Model):
             models.CheckConstraint(
                 condition=Q(pending__gte=0), name="account_pending_not_negative"
             ),
+            models.CheckConstraint(condition=Q(held__gte=0), name="account_held_not_negative"),
         ]
         indexes = [
             models.Index(fields=["program", "last_purchase_at"]),
@@ -85,6 +91,8 @@ class Account(models.Model):
 
 
 class CheckStatus(models.TextChoices):
+    RESERVED = "reserved", _("reserved")
+    RESERVATION_EXPIRED = "expired", _("reservation expired")
     COMPLETED = "completed", _("completed")
     PARTIALLY_REFUNDED = "partially_refunded", _("partially refunded")
     REFUNDED = "refunded", _("refunded")
@@ -125,6 +133,8 @@ class Check(models.Model):
     refunded_amount = money_field(_("refunded amount"), default=ZERO)
     tier_code = models.CharField(_("tier at check time"), max_length=50, blank=True)
     breakdown = models.JSONField(_("breakdown"), default=list, blank=True)
+    # Two-phase payment: a reserved check holds its points until then (confirm or release).
+    reserved_until = models.DateTimeField(_("reserved until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -134,7 +144,15 @@ class Check(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["outlet", "receipt_number"], name="receipt_per_outlet"),
         ]
-        indexes = [models.Index(fields=["account", "-occurred_at"])]
+        indexes = [
+            models.Index(fields=["account", "-occurred_at"]),
+            # The release job's scan: reservations still open, by their end.
+            models.Index(
+                fields=["reserved_until"],
+                name="check_reservation_open",
+                condition=Q(status="reserved"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.receipt_number} ({self.subtotal})"
@@ -189,6 +207,8 @@ class OperationKind(models.TextChoices):
     ADJUST = "adjust", _("manual adjustment")
     EXPIRE = "expire", _("expiry")
     TRANSFER = "transfer", _("transfer")
+    HOLD = "hold", _("points held")
+    RELEASE = "release", _("hold released")
 
 
 class Operation(models.Model):
@@ -258,6 +278,7 @@ class LotKind(models.TextChoices):
     RESTORE = "restore", _("returned after a refund")
     ADJUST = "adjust", _("manual adjustment")
     DEBT = "debt", _("debt after a refund")
+    HOLD = "hold", _("held for a reserved check")
 
 
 class Lot(models.Model):
@@ -287,6 +308,16 @@ class Lot(models.Model):
         null=True,
         blank=True,
         related_name="restorations",
+        db_index=False,
+    )
+    # A hold lot's source: where a release gives its points back (indexed only where set).
+    held_from = models.ForeignKey(
+        "self",
+        verbose_name=_("held from"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="holds",
         db_index=False,
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -322,6 +353,11 @@ class Lot(models.Model):
                 name="lot_restored_from",
                 condition=Q(restored_from__isnull=False),
             ),
+            models.Index(
+                fields=["held_from"],
+                name="lot_held_from",
+                condition=Q(held_from__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -337,6 +373,8 @@ class EntryKind(models.TextChoices):
     ADJUST = "adjust", _("adjusted")
     REPAY = "repay", _("debt repaid")
     DEBT = "debt", _("debt")
+    HOLD = "hold", _("held")
+    RELEASE = "release", _("released")
 
 
 class Entry(models.Model):

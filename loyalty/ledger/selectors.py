@@ -5,11 +5,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import Min, Q, Sum
 from django.db.models.functions import Coalesce
 
-from loyalty.ledger.models import Account, Lot
+from loyalty.ledger.models import Account, Lot, LotKind
 
 ZERO = Decimal("0")
 
@@ -18,43 +19,60 @@ ZERO = Decimal("0")
 class Balance:
     available: Decimal
     pending: Decimal
+    held: Decimal = ZERO  # held by reserved checks (two-phase payment); not in the API's body
 
     @property
     def total(self) -> Decimal:
-        return self.available + self.pending
+        return self.available + self.pending + self.held
 
 
-def lots_balance(
-    *, account_ids, now: datetime
-) -> dict[int, tuple[Decimal, Decimal, datetime | None]]:
-    """(available, pending, next release) per account, computed from lots in one query."""
+class LotsBalance(NamedTuple):
+    available: Decimal
+    pending: Decimal
+    release: datetime | None  # the next moment a pending lot matures or a hold ends
+    held: Decimal
+
+
+def lots_balance(*, account_ids, now: datetime) -> dict[int, LotsBalance]:
+    """(available, pending, next release, held) per account, computed from lots in one query.
+
+    A lot is available once its ``available_at`` has passed. Before that an earned lot is
+    pending and a hold lot (kind ``hold``, ``available_at`` = the end of its reservation) is
+    held: a reservation neither confirmed nor cancelled is released by time alone.
+    """
+    future = Q(available_at__gt=now)
+    hold = Q(kind=LotKind.HOLD)
     rows = (
         Lot.objects.filter(account_id__in=account_ids)
         .exclude(remaining=0)
         .values("account_id")
         .annotate(
             available=Coalesce(Sum("remaining", filter=Q(available_at__lte=now)), ZERO),
-            pending=Coalesce(Sum("remaining", filter=Q(available_at__gt=now)), ZERO),
-            release=Min("available_at", filter=Q(available_at__gt=now)),
+            pending=Coalesce(Sum("remaining", filter=future & ~hold), ZERO),
+            held=Coalesce(Sum("remaining", filter=future & hold), ZERO),
+            release=Min("available_at", filter=future),
         )
         .order_by("account_id")
     )
-    result = {account_id: (ZERO, ZERO, None) for account_id in account_ids}
+    result = {account_id: LotsBalance(ZERO, ZERO, None, ZERO) for account_id in account_ids}
     for row in rows:
-        result[row["account_id"]] = (row["available"], row["pending"], row["release"])
+        result[row["account_id"]] = LotsBalance(
+            row["available"], row["pending"], row["release"], row["held"]
+        )
     return result
 
 
 def account_balance(account: Account, *, now: datetime) -> Balance:
     """The balance at ``now``: the cached one, unless a pending lot has matured since.
 
-    Pending points become available by time alone; the cache records when the next pending
-    lot matures, and only after that moment is the split recomputed (one query).
+    Pending points become available by time alone, and so do the points of a reservation
+    whose time is up; the cache records when the next of them matures
+    (``pending_release_at``), and only after that moment is the split recomputed (one query).
     """
     if account.pending_release_at is None or now < account.pending_release_at:
-        return Balance(available=account.available, pending=account.pending)
-    available, pending, _ = lots_balance(account_ids=[account.pk], now=now)[account.pk]
-    return Balance(available=available, pending=pending)
+        return Balance(available=account.available, pending=account.pending, held=account.held)
+    split = lots_balance(account_ids=[account.pk], now=now)[account.pk]
+    return Balance(available=split.available, pending=split.pending, held=split.held)
 
 
 def expiring_lots(account: Account, *, now: datetime, limit: int = 3) -> list[Lot]:

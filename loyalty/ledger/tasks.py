@@ -15,6 +15,11 @@ def points_expire() -> dict:
     return jobs.expiry_job(now=timezone.now()).details
 
 
+@shared_task(name="ledger.reservations_release")
+def reservations_release() -> dict:
+    return jobs.reservations_job(now=timezone.now()).details
+
+
 @shared_task(name="ledger.tiers_reevaluate")
 def tiers_reevaluate() -> dict:
     return jobs.tiers_job(now=timezone.now()).details

@@ -42,6 +42,7 @@ PROGRAM_POINTS = Section(
         "lifetime_days",
         "hold_days",
         "allow_negative_after_refund",
+        "reservation_minutes",
     ),
 )
 PROGRAM_ACCRUAL = Section(

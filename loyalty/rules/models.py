@@ -72,6 +72,15 @@ class Program(models.Model):
     allow_negative_after_refund = models.BooleanField(
         _("allow a negative balance after refunds"), default=True
     )
+    reservation_minutes = models.PositiveIntegerField(
+        _("reservation hold, minutes"),
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text=_(
+            "Points held by a two-phase payment are released after this long "
+            "unless the check is confirmed"
+        ),
+    )
     accrual_exclude = models.ManyToManyField(
         "ProductSet",
         verbose_name=_("products that earn nothing"),

@@ -3,6 +3,7 @@
 * ``movements`` — the one writer of lots and entries and of the cached balances;
 * ``accounts`` — membership, enrolment, identification, and the account lock;
 * ``checks`` — calculate and commit a check; ``refunds`` — refund and cancel it;
+* ``reservations`` — two-phase payment: reserve a check, confirm it, release lapsed holds;
 * ``grants`` — grants, transfers out, adjustments, event bonuses;
 * ``expiry``, ``tiers``, ``reconcile`` — the batch side.
 
@@ -40,6 +41,14 @@ from loyalty.ledger.services.grants import (
 )
 from loyalty.ledger.services.reconcile import Discrepancy, ledger_reconcile
 from loyalty.ledger.services.refunds import check_cancel, check_refund
+from loyalty.ledger.services.reservations import (
+    ConfirmedCheck,
+    ReleaseResult,
+    check_confirm,
+    check_reserve,
+    reservation_open,
+    reservations_release,
+)
 from loyalty.ledger.services.tiers import (
     TierReevaluation,
     account_qualification_value,
@@ -51,9 +60,11 @@ from loyalty.ledger.services.tiers import (
 __all__ = [
     "CheckQuote",
     "CommittedCheck",
+    "ConfirmedCheck",
     "Discrepancy",
     "EventAward",
     "ExpiryResult",
+    "ReleaseResult",
     "TierReevaluation",
     "account_lock",
     "account_open",
@@ -64,7 +75,9 @@ __all__ = [
     "check_calculate",
     "check_cancel",
     "check_commit",
+    "check_confirm",
     "check_refund",
+    "check_reserve",
     "customer_enrol",
     "customer_identify",
     "customer_state",
@@ -78,5 +91,7 @@ __all__ = [
     "points_grant",
     "points_redeem",
     "qualification_values",
+    "reservation_open",
+    "reservations_release",
     "tiers_reevaluate",
 ]

@@ -45,11 +45,18 @@ def accounts_lock(*ids: int | None, related: Sequence[str] = ("program",)) -> di
     return {a.pk: a for a in rows.filter(pk__in=wanted).order_by("pk")}
 
 
-def account_lock(account_id: int, *, related: Sequence[str] = ("program",)) -> Account:
-    """Lock one account (see ``accounts_lock``). Raises Account.DoesNotExist."""
+def account_lock(
+    account_id: int, *, related: Sequence[str] = ("program",), **annotations
+) -> Account:
+    """Lock one account (see ``accounts_lock``). Raises Account.DoesNotExist.
+
+    ``annotations`` (scalar subqueries) ride on the same statement, with the caveat of
+    ``member_account_lock``: they read the snapshot the statement started with."""
     rows = _for_update()
     if related:
         rows = rows.select_related(*related)
+    if annotations:
+        rows = rows.annotate(**annotations)
     return rows.get(pk=account_id)
 
 

@@ -25,6 +25,7 @@ from loyalty.ledger.models import (
     Account,
     Check,
     CheckLine,
+    CheckStatus,
     Operation,
     OperationKind,
     RuleAward,
@@ -254,6 +255,7 @@ def check_commit(
     idempotency_key: str,
     now: datetime,
     occurred_at: datetime | None = None,
+    reserve: bool = False,
 ) -> CommittedCheck:
     """Commit a check: redeem, earn per rule, count the visit, upgrade the tier.
 
@@ -266,6 +268,11 @@ def check_commit(
     One transaction (``core.db.step``: no savepoint inside the API's unit of work). A receipt
     number already used fails the insert of the check: the whole transaction rolls back and
     the error is raised as ValidationFailed.
+
+    ``reserve`` (``reservations.check_reserve``): the same validation and calculation, but the
+    check is recorded as reserved for the programme's ``reservation_minutes``: the points to
+    redeem move into hold lots (``movements.hold_write``), the rule awards and budgets are
+    taken, and nothing is earned and no counter or tier moves until it is confirmed.
     """
     at = occurred_at or now
     if customer is not None and customer.is_blocked:
@@ -281,6 +288,7 @@ def check_commit(
                     receipt_number=receipt_number,
                     now=now,
                     at=at,
+                    reserve=reserve,
                 )
             return _commit_member(
                 program=program,
@@ -293,6 +301,7 @@ def check_commit(
                 idempotency_key=idempotency_key,
                 now=now,
                 at=at,
+                reserve=reserve,
             )
     except IntegrityError as exc:
         if _receipt_taken(exc):
@@ -316,19 +325,32 @@ def _locked_balance(account: Account, *, now: datetime) -> tuple[movements.Check
     """
     if account.pending_release_at is None or now < account.pending_release_at:
         return (
-            movements.CheckBalance(account.available, account.pending, account.pending_release_at),
+            movements.CheckBalance(
+                account.available, account.pending, account.pending_release_at, account.held
+            ),
             True,
         )
     return _lots_balance(account, now=now), False
 
 
 def _lots_balance(account: Account, *, now: datetime) -> movements.CheckBalance:
-    available, pending, release = lots_balance(account_ids=[account.pk], now=now)[account.pk]
-    return movements.CheckBalance(available, pending, release)
+    split = lots_balance(account_ids=[account.pk], now=now)[account.pk]
+    return movements.CheckBalance(split.available, split.pending, split.release, split.held)
 
 
 def _commit_member(
-    *, program, outlet, customer, lines, redeem, receipt_number, source, idempotency_key, now, at
+    *,
+    program,
+    outlet,
+    customer,
+    lines,
+    redeem,
+    receipt_number,
+    source,
+    idempotency_key,
+    now,
+    at,
+    reserve=False,
 ) -> CommittedCheck:
     # One statement: the account row locked, the programme's configuration version, and the
     # operation a replay of this key would return. Both are read in the statement's snapshot,
@@ -402,17 +424,21 @@ def _commit_member(
         )
         exc.max_redeemable = min(held, result.max_redeemable)
         raise exc
-    check = _create_check(program, outlet, account, lines, result, receipt_number, at)
+    until = now + timedelta(minutes=program.reservation_minutes) if reserve else None
+    check = _create_check(
+        program, outlet, account, lines, result, receipt_number, at, reserved_until=until
+    )
     op = movements.operation_new(
         account,
-        kind=OperationKind.CHECK,
+        kind=OperationKind.HOLD if reserve else OperationKind.CHECK,
         source=source,
         key=idempotency_key,
         now=now,
         occurred_at=at,
         check_obj=check,
         description=f"Check {receipt_number}",
-        points=result.earned_points - result.redeemed_points,  # debt repayments net to zero
+        # debt repayments net to zero; a hold moves points between lots only
+        points=ZERO if reserve else result.earned_points - result.redeemed_points,
     )
     rules = loaded.rules
     awards = []
@@ -427,6 +453,15 @@ def _commit_member(
             budget_spend(loaded, rule, row.points)
     if awards:
         RuleAward.objects.bulk_create(awards)
+    if reserve:
+        movements.hold_write(op, account, burn=burn, until=until, now=now, balance=balance)
+        return CommittedCheck(
+            check=check,
+            result=result,
+            balance_after=account_balance(account, now=now),
+            tier=tier_before,
+            replayed=False,
+        )
     movements.check_write(
         op,
         account,
@@ -464,7 +499,9 @@ def budget_spend(loaded: loader.LoadedProgram, rule: EarnRule, points: Decimal) 
     EarnRule.objects.filter(pk=rule.pk).update(budget_used=F("budget_used") + points)
 
 
-def _create_check(program, outlet, account, lines, result, receipt_number, at) -> Check:
+def _create_check(
+    program, outlet, account, lines, result, receipt_number, at, *, reserved_until=None
+) -> Check:
     # A receipt number already used raises IntegrityError here; check_commit rolls the whole
     # transaction back and turns it into ValidationFailed (no savepoint to undo just this).
     check = Check.objects.create(
@@ -481,6 +518,8 @@ def _create_check(program, outlet, account, lines, result, receipt_number, at) -
         earned_points=result.earned_points,
         tier_code=result.tier_code or "",
         breakdown=[_row_json(row) for row in result.breakdown],
+        status=CheckStatus.RESERVED if reserved_until else CheckStatus.COMPLETED,
+        reserved_until=reserved_until,
     )
     per_line = {line.index: line for line in result.lines}
     CheckLine.objects.bulk_create(
@@ -519,17 +558,24 @@ def _row_json(row) -> dict:
         "reason_template": row.reason_template,
         "reason_params": dict(row.reason_params),
         "lines": {str(i): str(p) for i, p in row.line_points.items()},
+        # A reserved check's confirmation earns these rows as stored (their lots' lifetime).
+        "lifetime_days": row.lifetime_days,
     }
 
 
-def _commit_anonymous(*, program, outlet, lines, redeem, receipt_number, now, at) -> CommittedCheck:
+def _commit_anonymous(
+    *, program, outlet, lines, redeem, receipt_number, now, at, reserve=False
+) -> CommittedCheck:
     """An anonymous check earns and redeems nothing but is recorded for reports.
 
     Asking it to redeem points fails as in ``check_calculate`` (RedeemNotAllowed); "max" is 0.
     """
     spec = loader.program_spec(program)
     result = _calculate(spec, None, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
-    check = _create_check(program, outlet, None, lines, result, receipt_number, at)
+    until = now + timedelta(minutes=program.reservation_minutes) if reserve else None
+    check = _create_check(
+        program, outlet, None, lines, result, receipt_number, at, reserved_until=until
+    )
     return CommittedCheck(
         check=check,
         result=result,
@@ -537,3 +583,22 @@ def _commit_anonymous(*, program, outlet, lines, redeem, receipt_number, now, at
         tier=None,
         replayed=False,
     )
+
+
+def release_awards(check: Check) -> None:
+    """Cancelled checks stop counting towards per-customer limits and give budget back."""
+    awards = list(
+        RuleAward.objects.filter(operation__check_obj=check, cancelled=False, rule__isnull=False)
+        .order_by("rule_id")
+        .values_list("rule_id", "points")
+    )
+    rules = list(
+        EarnRule.objects.select_for_update()
+        .filter(pk__in={rule_id for rule_id, _ in awards}, budget_points__isnull=False)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for rule_id, pts in awards:
+        if rule_id in rules:
+            EarnRule.objects.filter(pk=rule_id).update(budget_used=F("budget_used") - pts)
+    RuleAward.objects.filter(operation__check_obj=check).update(cancelled=True)

@@ -58,10 +58,14 @@ def lot_expiry(program: Program, now: datetime, lifetime_days: int | None) -> da
 
 
 def balances_refresh(account: Account, *, now: datetime) -> None:
-    available, pending, release = lots_balance(account_ids=[account.pk], now=now)[account.pk]
-    account.available, account.pending, account.pending_release_at = available, pending, release
+    split = lots_balance(account_ids=[account.pk], now=now)[account.pk]
+    account.available, account.pending = split.available, split.pending
+    account.held, account.pending_release_at = split.held, split.release
     Account.objects.filter(pk=account.pk).update(
-        available=available, pending=pending, pending_release_at=release
+        available=split.available,
+        pending=split.pending,
+        held=split.held,
+        pending_release_at=split.release,
     )
 
 
@@ -291,7 +295,9 @@ def _sql_names() -> dict[str, str]:
 _EXPIRE_SQL = """
 WITH open AS (
     SELECT l.id, l.account_id, l.remaining, l.available_at,
-           (l.remaining > 0 AND l.expires_at <= %(now)s) AS due
+           (l.kind = %(hold)s AND l.available_at > %(now)s) AS held,
+           (l.remaining > 0 AND l.expires_at <= %(now)s
+            AND NOT (l.kind = %(hold)s AND l.available_at > %(now)s)) AS due
     FROM {lot} l
     WHERE l.account_id = ANY(%(ids)s) AND l.remaining <> 0
 ),
@@ -304,7 +310,9 @@ per_account AS (
            COALESCE(SUM(o.remaining)
                     FILTER (WHERE NOT o.due AND o.available_at <= %(now)s), 0) AS available,
            COALESCE(SUM(o.remaining)
-                    FILTER (WHERE NOT o.due AND o.available_at > %(now)s), 0) AS pending,
+                    FILTER (WHERE NOT o.due AND o.available_at > %(now)s AND NOT o.held), 0)
+               AS pending,
+           COALESCE(SUM(o.remaining) FILTER (WHERE o.held), 0) AS held,
            MIN(o.available_at) FILTER (WHERE NOT o.due AND o.available_at > %(now)s)
                AS release_at
     FROM open o
@@ -335,7 +343,8 @@ zeroed AS (
 ),
 balances AS (
     UPDATE {account} a
-    SET available = p.available, pending = p.pending, pending_release_at = p.release_at
+    SET available = p.available, pending = p.pending, held = p.held,
+        pending_release_at = p.release_at
     FROM per_account p
     WHERE a.id = p.account_id
 )
@@ -366,6 +375,7 @@ def expire_chunk_sql(account_ids: list[int], *, now: datetime) -> tuple[int, int
                 "stamp": now.isoformat(),
                 "kind": OperationKind.EXPIRE.value,
                 "entry_kind": EntryKind.EXPIRE.value,
+                "hold": LotKind.HOLD.value,
                 "source": EXPIRY_SOURCE,
                 "description": EXPIRY_DESCRIPTION,
             },
@@ -381,6 +391,7 @@ def expire_chunk_orm(account_ids: list[int], *, now: datetime) -> tuple[int, int
     # Re-read under the locks: a concurrent run may have expired these lots already.
     due = list(
         Lot.objects.filter(account_id__in=account_ids, remaining__gt=0, expires_at__lte=now)
+        .exclude(kind=LotKind.HOLD, available_at__gt=now)  # a reservation still holds it
         .order_by("account_id", "id")
         .values_list("id", "account_id", "remaining")
     )
@@ -426,8 +437,10 @@ def expire_chunk_orm(account_ids: list[int], *, now: datetime) -> tuple[int, int
     balances = lots_balance(account_ids=list(per_account), now=now)
     changed = [a for a in locked if a.pk in per_account]
     for account in changed:
-        account.available, account.pending, account.pending_release_at = balances[account.pk]
-    Account.objects.bulk_update(changed, ["available", "pending", "pending_release_at"])
+        split = balances[account.pk]
+        account.available, account.pending = split.available, split.pending
+        account.held, account.pending_release_at = split.held, split.release
+    Account.objects.bulk_update(changed, ["available", "pending", "held", "pending_release_at"])
     return len(per_account), len(due), sum(per_account.values(), ZERO)
 
 
@@ -445,6 +458,7 @@ class OpenLot:
     remaining: Decimal
     available_at: datetime
     expires_at: datetime | None
+    rule_code: str = ""
 
 
 def _fifo_available(account_id: int, now: datetime):
@@ -452,7 +466,7 @@ def _fifo_available(account_id: int, now: datetime):
         Lot.objects.filter(account_id=account_id, remaining__gt=0, available_at__lte=now)
         .exclude(remaining=0)  # the predicate of the ``lot_open_fifo`` partial index
         .order_by(F("expires_at").asc(nulls_last=True), "available_at", "id")
-        .values_list("id", "remaining", "available_at", "expires_at")
+        .values_list("id", "remaining", "available_at", "expires_at", "rule_code")
     )
 
 
@@ -460,7 +474,7 @@ def _debts(account_id: int):
     return (
         Lot.objects.filter(account_id=account_id, remaining__lt=0)
         .order_by("id")
-        .values_list("id", "remaining", "available_at", "expires_at")
+        .values_list("id", "remaining", "available_at", "expires_at", "rule_code")
     )
 
 
@@ -520,6 +534,7 @@ class CheckBalance:
     available: Decimal
     pending: Decimal
     release_at: datetime | None
+    held: Decimal = ZERO
 
 
 def check_write(
@@ -534,6 +549,7 @@ def check_write(
     earning,
     debts: Sequence[OpenLot],
     counters: CheckCounters,
+    burn_held: bool = False,
 ) -> CheckBalance:
     """Write a check's movements: the redemption ``burn`` (from ``burn_plan``), one lot per
     ``earning`` row created with its final ``remaining`` after repaying ``debts`` in order,
@@ -544,8 +560,11 @@ def check_write(
     ``now``, or from the lots), so the new balances follow by arithmetic from the movements
     written here, without summing the lots again (invariant 1 holds: every change of a lot's
     remaining is an entry and moves the same amount of the balance it belongs to at ``now``).
+    ``burn_held``: the burn takes the hold lots of a reservation being confirmed (still held
+    at ``now``), so it leaves ``held``, not ``available``.
     """
     available, pending, release = balance.available, balance.pending, balance.release_at
+    held = balance.held
 
     def add(available_at: datetime, amount: Decimal) -> None:
         nonlocal available, pending
@@ -558,7 +577,10 @@ def check_write(
     changed: dict[int, Decimal] = {}
     for lot, take in burn:
         changed[lot.id] = lot.remaining - take
-        add(lot.available_at, -take)
+        if burn_held:
+            held -= take
+        else:
+            add(lot.available_at, -take)
         entries.append(
             Entry(
                 operation=op,
@@ -633,7 +655,7 @@ def check_write(
     if entries:
         Entry.objects.bulk_create(entries)
     if changed and connection.vendor == "postgresql":
-        _lots_and_account_update(account.pk, changed, available, pending, release, counters)
+        _lots_and_account_update(account.pk, changed, available, pending, held, release, counters)
     else:
         if changed:
             Lot.objects.bulk_update(
@@ -643,6 +665,7 @@ def check_write(
         Account.objects.filter(pk=account.pk).update(
             available=available,
             pending=pending,
+            held=held,
             pending_release_at=release,
             lifetime_spend=F("lifetime_spend") + counters.spend,
             lifetime_visits=F("lifetime_visits") + counters.visits,
@@ -650,10 +673,13 @@ def check_write(
             last_purchase_at=counters.last_purchase_at,
         )
     account.available, account.pending, account.pending_release_at = available, pending, release
-    return CheckBalance(available, pending, release)
+    account.held = held
+    return CheckBalance(available, pending, release, held)
 
 
-def _lots_and_account_update(account_id, changed, available, pending, release, counters) -> None:
+def _lots_and_account_update(
+    account_id, changed, available, pending, held, release, counters
+) -> None:
     """PostgreSQL: the changed lots' remaining and the account's balances and counters in one
     statement (a data-modifying CTE; both run on the same snapshot, on rows this transaction
     holds: the account is locked and the lots are its own)."""
@@ -663,6 +689,7 @@ def _lots_and_account_update(account_id, changed, available, pending, release, c
     params += [
         available,
         pending,
+        held,
         release,
         counters.spend,
         counters.visits,
@@ -674,9 +701,135 @@ def _lots_and_account_update(account_id, changed, available, pending, release, c
         cursor.execute(
             f"WITH lots AS (UPDATE {names['lot']} l SET remaining = v.remaining"
             f" FROM (VALUES {values}) AS v(id, remaining) WHERE l.id = v.id)"
-            f" UPDATE {names['account']} SET available = %s, pending = %s,"
+            f" UPDATE {names['account']} SET available = %s, pending = %s, held = %s,"
             " pending_release_at = %s, lifetime_spend = lifetime_spend + %s,"
             " lifetime_visits = lifetime_visits + %s, lifetime_earned = lifetime_earned + %s,"
             " last_purchase_at = %s WHERE id = %s",
             params,
         )
+
+
+# --- two-phase payment: holds (docs/adr/0007-two-phase-payment.md) ------------------------------
+
+
+def hold_write(
+    op: Operation,
+    account: Account,
+    *,
+    burn: Sequence[tuple[OpenLot, Decimal]],
+    until: datetime,
+    now: datetime,
+    balance: CheckBalance,
+) -> CheckBalance:
+    """Hold the points of ``burn`` (a ``burn_plan`` over available lots) for a reservation.
+
+    Each source lot gives what it pays to a new *hold lot* of ``op``: the same expiry and
+    rule, ``held_from`` the source, and ``available_at`` = ``until``, so the hold is available
+    again by time alone once the reservation is over (``selectors.lots_balance``). Entries
+    ``hold`` −x on the source and +x on the hold lot: Σ entries and Σ lots do not change; the
+    points leave ``available`` for ``held``. Balances by arithmetic, as in ``check_write``.
+    """
+    total = sum((take for _, take in burn), ZERO)
+    available, pending, release = balance.available, balance.pending, balance.release_at
+    held = balance.held
+    if total == 0:
+        return balance
+    lots = [
+        Lot(
+            account=account,
+            operation=op,
+            kind=LotKind.HOLD,
+            amount=take,
+            remaining=take,
+            available_at=until,
+            expires_at=lot.expires_at,
+            rule_code=lot.rule_code,
+            held_from_id=lot.id,
+        )
+        for lot, take in burn
+    ]
+    if connection.features.can_return_rows_from_bulk_insert:
+        Lot.objects.bulk_create(lots)
+    else:
+        for lot in lots:
+            lot.save(force_insert=True)
+    entries: list[Entry] = []
+    changed: dict[int, Decimal] = {}
+    for (source, take), hold in zip(burn, lots, strict=True):
+        changed[source.id] = source.remaining - take
+        entries.append(
+            Entry(
+                operation=op,
+                account_id=account.pk,
+                lot_id=source.id,
+                kind=EntryKind.HOLD,
+                amount=-take,
+            )
+        )
+        entries.append(
+            Entry(operation=op, account_id=account.pk, lot=hold, kind=EntryKind.HOLD, amount=take)
+        )
+    Entry.objects.bulk_create(entries)
+    available -= total  # the burn plan pays only from lots available at ``now``
+    held += total
+    if until > now:
+        release = until if release is None else min(release, until)
+    if connection.vendor == "postgresql":
+        names = _sql_names()
+        values = ", ".join(["(%s::bigint, %s::numeric)"] * len(changed))
+        params: list = [x for pair in sorted(changed.items()) for x in pair]
+        params += [available, pending, held, release, account.pk]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH lots AS (UPDATE {names['lot']} l SET remaining = v.remaining"
+                f" FROM (VALUES {values}) AS v(id, remaining) WHERE l.id = v.id)"
+                f" UPDATE {names['account']} SET available = %s, pending = %s, held = %s,"
+                " pending_release_at = %s WHERE id = %s",
+                params,
+            )
+    else:
+        Lot.objects.bulk_update(
+            [Lot(pk=pk, remaining=remaining) for pk, remaining in sorted(changed.items())],
+            ["remaining"],
+        )
+        Account.objects.filter(pk=account.pk).update(
+            available=available, pending=pending, held=held, pending_release_at=release
+        )
+    account.available, account.pending, account.pending_release_at = available, pending, release
+    account.held = held
+    Operation.objects.filter(pk=op.pk).update(points=ZERO)
+    return CheckBalance(available, pending, release, held)
+
+
+def hold_lots(check_id: int) -> list[OpenLot]:
+    """The hold lots of a reserved check that still hold points, in the order they were taken
+    (which is the redemption order of their sources)."""
+    return [
+        OpenLot(*row)
+        for row in Lot.objects.filter(
+            operation__check_obj_id=check_id, kind=LotKind.HOLD, remaining__gt=0
+        )
+        .order_by("id")
+        .values_list("id", "remaining", "available_at", "expires_at", "rule_code")
+    ]
+
+
+def hold_release(op: Operation, account: Account, check_id: int, *, now: datetime) -> Decimal:
+    """Give what the check's hold lots still hold back to their source lots (entries
+    ``release``), and refresh the cached balances from the lots. Returns the points released.
+
+    A hold whose reservation is over may have been partly spent meanwhile (it was available):
+    only what is left goes back.
+    """
+    mv = Movements(op)
+    released = ZERO
+    for hold in Lot.objects.filter(
+        operation__check_obj_id=check_id, kind=LotKind.HOLD, remaining__gt=0
+    ).select_related("held_from"):
+        source = hold.held_from
+        amount = hold.remaining
+        mv.move(hold, -amount, EntryKind.RELEASE)
+        mv.move(source, amount, EntryKind.RELEASE)
+        released += amount
+    finish(mv, account, now=now)
+    return released

@@ -10,7 +10,16 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Q, Sum
 
-from loyalty.ledger.models import Account, Entry, EntryKind, Lot, LotKind, Operation, OperationKind
+from loyalty.ledger.models import (
+    Account,
+    CheckStatus,
+    Entry,
+    EntryKind,
+    Lot,
+    LotKind,
+    Operation,
+    OperationKind,
+)
 from loyalty.ledger.selectors import account_balance, lots_balance
 
 ZERO = Decimal("0")
@@ -32,6 +41,8 @@ _OUTGOING = {
     EntryKind.CLAWBACK,
     EntryKind.ADJUST,
     EntryKind.REPAY,
+    EntryKind.HOLD,  # into a hold lot of a reserved check
+    EntryKind.RELEASE,  # back from a hold lot to its source
 }
 
 
@@ -49,6 +60,12 @@ def ledger_reconcile(
     5. every operation moves only its own account's lots (entry, lot and operation name the
        same account): an operation serialises on one account lock, so a movement across
        accounts would be a write no lock protected.
+
+    Holds of two-phase payments (docs/adr/0007-two-phase-payment.md) are checked too: the
+    cached ``held`` is what hold lots hold until their reservation ends (1); held points are
+    spent only by their own check's confirmation while held, never by another check (2);
+    an open reservation holds exactly its redeemed points, and no hold outlives its
+    reservation's check (4).
     """
     accounts = Account.objects.select_related("program").order_by("pk")
     if account_ids is not None:
@@ -117,6 +134,7 @@ def ledger_reconcile(
                     account_id, 5, f"lot {lot_id} was created by another account's operation"
                 )
             )
+        found.extend(_reconcile_holds(ids, now=now))
         for account in chunk:
             found.extend(_reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now))
 
@@ -129,7 +147,7 @@ def _pts(value) -> str:
 def _reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now) -> list[Discrepancy]:
     out = []
     pk = account.pk
-    available, pending, _ = computed[pk]
+    available, pending, _, held = computed[pk]
     cached = account_balance(account, now=now)
     total_entries = entry_sums.get(pk) or ZERO
     total_lots = sum((r["remaining"] for r in lot_rows[pk]), ZERO)
@@ -142,13 +160,13 @@ def _reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now) ->
                 f" vs lots {_pts(total_lots)}",
             )
         )
-    if (cached.available, cached.pending) != (available, pending):
+    if (cached.available, cached.pending, cached.held) != (available, pending, held):
         out.append(
             Discrepancy(
                 pk,
                 1,
                 f"cached split {_pts(cached.available)}/{_pts(cached.pending)}"
-                f" vs lots {_pts(available)}/{_pts(pending)}",
+                f"/{_pts(cached.held)} vs lots {_pts(available)}/{_pts(pending)}/{_pts(held)}",
             )
         )
     debts = [r for r in lot_rows[pk] if r["remaining"] < 0]
@@ -170,4 +188,65 @@ def _reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now) ->
             bad = [k for k, amt in moves[1:] if amt < 0 and k not in _OUTGOING]
             if bad:
                 out.append(Discrepancy(pk, 4, f"lot {r['id']}: unexplained outflow {bad}"))
+    return out
+
+
+def _reconcile_holds(ids: list[int], *, now: datetime) -> list[Discrepancy]:
+    """The holds of two-phase payments among the accounts ``ids`` (two reads)."""
+    out: list[Discrepancy] = []
+    holds = list(
+        Lot.objects.filter(account_id__in=ids, kind=LotKind.HOLD)
+        .order_by("id")
+        .values_list(
+            "id",
+            "account_id",
+            "remaining",
+            "available_at",
+            "operation__check_obj_id",
+            "operation__check_obj__status",
+            "operation__check_obj__redeemed_points",
+        )
+    )
+    if not holds:
+        return out
+    by_lot = {row[0]: row for row in holds}
+    held_by_check: dict[int, tuple[int, Decimal, Decimal]] = {}
+    for lot_id, account_id, remaining, until, check_id, check_status, redeemed in holds:
+        if check_id is None:
+            out.append(Discrepancy(account_id, 4, f"hold lot {lot_id} belongs to no check"))
+            continue
+        if remaining > 0 and until > now and check_status != CheckStatus.RESERVED:
+            out.append(
+                Discrepancy(
+                    account_id,
+                    4,
+                    f"hold lot {lot_id} still holds {_pts(remaining)} for a {check_status} check",
+                )
+            )
+        if until > now and check_status == CheckStatus.RESERVED:
+            _, total, _ = held_by_check.get(check_id, (account_id, ZERO, redeemed))
+            held_by_check[check_id] = (account_id, total + remaining, redeemed)
+    for check_id, (account_id, total, redeemed) in sorted(held_by_check.items()):
+        if total != redeemed:
+            out.append(
+                Discrepancy(
+                    account_id,
+                    4,
+                    f"reserved check {check_id} holds {_pts(total)}, redeems {_pts(redeemed)}",
+                )
+            )
+    for entry_id, lot_id, check_id, created_at in (
+        Entry.objects.filter(lot_id__in=list(by_lot), kind=EntryKind.REDEEM)
+        .order_by("id")
+        .values_list("id", "lot_id", "operation__check_obj_id", "created_at")
+    ):
+        _, account_id, _, until, own_check, _, _ = by_lot[lot_id]
+        if check_id != own_check and created_at < until:
+            out.append(
+                Discrepancy(
+                    account_id,
+                    2,
+                    f"entry {entry_id} spends points hold lot {lot_id} held for another check",
+                )
+            )
     return out

@@ -31,13 +31,18 @@ from loyalty.ledger.models import (
     Operation,
     OperationKind,
     Refund,
-    RuleAward,
 )
 from loyalty.ledger.services import movements
 from loyalty.ledger.services.accounts import account_lock
-from loyalty.rules.models import EarnRule, Program
+from loyalty.ledger.services.checks import release_awards
+from loyalty.ledger.services.reservations import reservation_cancel
+from loyalty.rules.models import Program
 
 ZERO = Decimal("0")
+
+
+# A reserved check (or one whose reservation lapsed) has not been paid: nothing to refund.
+_NOT_COMPLETED = (CheckStatus.RESERVED, CheckStatus.RESERVATION_EXPIRED)
 
 
 def _lock_check(check_id: int) -> Check:
@@ -272,6 +277,8 @@ def check_refund(
     account, check, op = _lock(check, source=source, idempotency_key=idempotency_key)
     if op is not None:
         return op.refund
+    if check.status in _NOT_COMPLETED:
+        raise errors.CheckNotCompleted()
     check_lines = list(check.lines.order_by("index"))
     quantities = _refund_quantities(check_lines, lines, full=full)
     done = _reverse(
@@ -338,6 +345,12 @@ def check_cancel(
     account, check, op = _lock(check, source=source, idempotency_key=idempotency_key)
     if op is not None:
         return op
+    if check.status in _NOT_COMPLETED:
+        # A reservation moved no points yet: cancelling it releases its hold.
+        # No ``check_cancelled``: the check was never committed, nothing reacted to it.
+        return reservation_cancel(
+            account, check, source=source, idempotency_key=idempotency_key, now=now
+        )
     check_lines = list(check.lines.order_by("index"))
     done = _reverse(
         account,
@@ -355,7 +368,7 @@ def check_cancel(
     if done.forgiven:
         op.meta["forgiven"] = str(done.forgiven)
     Operation.objects.filter(pk=op.pk).update(meta=op.meta)
-    _release_awards(check)
+    release_awards(check)
     CheckLine.objects.filter(check_obj=check).update(refunded_quantity=F("quantity"))
     Check.objects.filter(pk=check.pk).update(
         status=CheckStatus.CANCELLED, refunded_amount=F("refunded_amount") + plan.amount
@@ -369,22 +382,3 @@ def check_cancel(
     check.refunded_amount += plan.amount
     signals.check_cancelled.send(sender=Check, account=account, check=check, operation=op, now=now)
     return op
-
-
-def _release_awards(check: Check) -> None:
-    """Cancelled checks stop counting towards per-customer limits and give budget back."""
-    awards = list(
-        RuleAward.objects.filter(operation__check_obj=check, cancelled=False, rule__isnull=False)
-        .order_by("rule_id")
-        .values_list("rule_id", "points")
-    )
-    rules = list(
-        EarnRule.objects.select_for_update()
-        .filter(pk__in={rule_id for rule_id, _ in awards}, budget_points__isnull=False)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    for rule_id, pts in awards:
-        if rule_id in rules:
-            EarnRule.objects.filter(pk=rule_id).update(budget_used=F("budget_used") - pts)
-    RuleAward.objects.filter(operation__check_obj=check).update(cancelled=True)

@@ -52,6 +52,13 @@ def plan_read(reader: Reader, top: dict) -> dict:
             prog[field] = reader.integer(points[key], path, null=True, minimum=1)
         elif field in ("hold_days", "precision"):
             prog[field] = reader.integer(points[key], path)
+        elif field == "reservation_minutes":
+            minutes = reader.integer(points[key], path, minimum=1)
+            if minutes is not None and minutes > 24 * 60:
+                reader.add(path, "Must be 1440 (a day) or less.")
+                minutes = None
+            if minutes is not None:
+                prog[field] = minutes
         elif field == "rounding":
             prog[field] = reader.text(points[key], path)
         else:
