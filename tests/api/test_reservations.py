@@ -298,7 +298,9 @@ def test_calculate_accepts_the_commit_body(client, program, account, clock):
     assert unknown.status_code == 400 and "colour" in unknown.json()["fields"]
 
 
-def test_calculate_previews_a_weekend_multiplier_for_the_check_time(client, program, account, clock):
+def test_calculate_previews_a_weekend_multiplier_for_the_check_time(
+    client, program, account, clock
+):
     EarnRuleFactory(
         program=program, code="weekend", kind="multiplier", factor=D(2), days_of_week=[6, 7]
     )

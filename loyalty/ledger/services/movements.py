@@ -797,7 +797,6 @@ def hold_write(
         )
     account.available, account.pending, account.pending_release_at = available, pending, release
     account.held = held
-    Operation.objects.filter(pk=op.pk).update(points=ZERO)
     return CheckBalance(available, pending, release, held)
 
 

@@ -160,14 +160,18 @@ def _reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now) ->
                 f" vs lots {_pts(total_lots)}",
             )
         )
-    if (cached.available, cached.pending, cached.held) != (available, pending, held):
+    if (cached.available, cached.pending) != (available, pending):
         out.append(
             Discrepancy(
                 pk,
                 1,
                 f"cached split {_pts(cached.available)}/{_pts(cached.pending)}"
-                f"/{_pts(cached.held)} vs lots {_pts(available)}/{_pts(pending)}/{_pts(held)}",
+                f" vs lots {_pts(available)}/{_pts(pending)}",
             )
+        )
+    if cached.held != held:
+        out.append(
+            Discrepancy(pk, 1, f"cached held {_pts(cached.held)} vs hold lots {_pts(held)}")
         )
     debts = [r for r in lot_rows[pk] if r["remaining"] < 0]
     if debts:

@@ -100,6 +100,7 @@ def check_confirm(
         # One statement: the account locked, the programme's version, a replay of this key.
         account = account_lock(
             check.account_id,
+            related=("program", "customer"),  # the signal's receivers read the customer
             program_version=program_version_of_account(),
             replay_id=Subquery(
                 Operation.objects.filter(
