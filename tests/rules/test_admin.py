@@ -42,6 +42,7 @@ def program_form(**inlines) -> dict:
         "lifetime_days": "365",
         "hold_days": "0",
         "allow_negative_after_refund": "on",
+        "reservation_minutes": "15",
         "accrual_promo_items": "on",
         "tier_metric": "spend",
         "tier_period_days": "",

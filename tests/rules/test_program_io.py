@@ -269,3 +269,23 @@ def test_gross_margin_invalid_is_named_and_nothing_written(value):
 def test_gross_margin_too_precise_is_named():
     fields = load_fails({**example("coffee"), "gross_margin": "0.123456"})
     assert "gross_margin" in fields
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(0, "Must be 1 or more."), (1441, "Must be 1440 (a day) or less."), ("15", "whole number")],
+)
+def test_reservation_minutes_is_validated_by_path(value, message):
+    data = example("coffee")
+    data["points"]["reservation_minutes"] = value
+    fields = load_fails(data)
+    assert any(message in m for m in fields["points.reservation_minutes"]), fields
+    assert not Program.objects.exists()
+
+
+def test_reservation_minutes_defaults_to_15_and_loads():
+    data = example("coffee")
+    del data["points"]["reservation_minutes"]
+    assert program_load(data=data).reservation_minutes == 15
+    data["points"]["reservation_minutes"] = 5
+    assert program_load(data=data).reservation_minutes == 5
