@@ -170,9 +170,7 @@ def _reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now) ->
             )
         )
     if cached.held != held:
-        out.append(
-            Discrepancy(pk, 1, f"cached held {_pts(cached.held)} vs hold lots {_pts(held)}")
-        )
+        out.append(Discrepancy(pk, 1, f"cached held {_pts(cached.held)} vs hold lots {_pts(held)}"))
     debts = [r for r in lot_rows[pk] if r["remaining"] < 0]
     if debts:
         if any(r["kind"] != LotKind.DEBT for r in debts):
