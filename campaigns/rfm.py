@@ -15,7 +15,7 @@ from django.db import connection, transaction
 
 from campaigns.models import RfmScore
 from campaigns.segments import _table
-from loyalty.ledger.models import Account, Check, CheckStatus
+from loyalty.ledger.models import NOT_PURCHASES, Account, Check
 from loyalty.rules.models import Program
 
 RFM_PERIOD_DAYS = 365
@@ -53,7 +53,7 @@ def rfm_refresh(
         f" FROM {accounts} a LEFT JOIN ("
         f"SELECT account_id, COUNT(*) AS n, SUM(payable - refunded_amount) AS s FROM {checks}"
         f" WHERE program_id = %s AND account_id IS NOT NULL AND occurred_at > %s"
-        f" AND status <> %s GROUP BY account_id) c ON c.account_id = a.id"
+        f" AND status NOT IN (%s, %s, %s) GROUP BY account_id) c ON c.account_id = a.id"
         f" WHERE a.program_id = %s"
     )
     with transaction.atomic(), connection.cursor() as cursor:
@@ -61,6 +61,6 @@ def rfm_refresh(
             # Three sorts of every account: in memory rather than in temporary files.
             cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(f"DELETE FROM {scores} WHERE program_id = %s", [program.pk])
-        cursor.execute(sql, [at, at, program.pk, since, CheckStatus.CANCELLED, program.pk])
+        cursor.execute(sql, [at, at, program.pk, since, *NOT_PURCHASES, program.pk])
         count = max(cursor.rowcount, 0)
     return RfmResult(accounts=count, seconds=time.monotonic() - started)

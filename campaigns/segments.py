@@ -50,7 +50,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from campaigns.models import Segment, SegmentMembership
-from loyalty.ledger.models import Account, Check, CheckStatus
+from loyalty.ledger.models import NOT_PURCHASES, Account, Check
 from loyalty.rules.models import Program
 
 DAY = timedelta(days=1)
@@ -246,7 +246,7 @@ class _Builder:
                 Check.objects.filter(
                     account=OuterRef("pk"), occurred_at__gt=self.now - period_days * DAY
                 )
-                .exclude(status=CheckStatus.CANCELLED)
+                .exclude(status__in=NOT_PURCHASES)
                 .order_by()
                 .values("account")
             )
@@ -288,7 +288,7 @@ class _Builder:
             return _days_ago_q("enrolled_at", op, value, self.now)
         if field == "purchase_outlet":
             checks = Check.objects.filter(account=OuterRef("pk"), outlet__code__in=value).exclude(
-                status=CheckStatus.CANCELLED
+                status__in=NOT_PURCHASES
             )
             if item.get("period_days") is not None:
                 checks = checks.filter(occurred_at__gt=self.now - item["period_days"] * DAY)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Sum
 
 from core.models import Alert, JobRun, JobStatus
-from loyalty.ledger.models import Account, Check, CheckStatus
+from loyalty.ledger.models import NOT_PURCHASES, Account, Check
 from loyalty.rules.models import Program
 
 ZERO = Decimal("0")
@@ -76,7 +76,7 @@ def installation_health(*, now: datetime) -> InstallationHealth:
                 occurred_at__gte=_local_midnight(now, zone),
                 occurred_at__lte=now,
             )
-            .exclude(status=CheckStatus.CANCELLED)
+            .exclude(status__in=NOT_PURCHASES)
             .order_by()
             .values("program_id")
             .annotate(n=Count("pk"))

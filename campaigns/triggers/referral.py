@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from campaigns.models import Referral, ReferralStatus, TriggerConfig
 from campaigns.triggers.grants import CHUNK, SOURCE, trigger_config, trigger_grant, trigger_notify
 from loyalty.ledger import services as ledger
-from loyalty.ledger.models import Account, Check, CheckStatus, Operation
+from loyalty.ledger.models import NOT_PURCHASES, Account, Check, CheckStatus, Operation
 from loyalty.ledger.selectors import account_balance
 
 
@@ -31,7 +31,7 @@ def _first_completed_check(account: Account, check: Check) -> bool:
     return (
         not Check.objects.filter(account=account)
         .exclude(pk=check.pk)
-        .exclude(status=CheckStatus.CANCELLED)
+        .exclude(status__in=NOT_PURCHASES)
         .exists()
     )
 

@@ -99,6 +99,11 @@ class CheckStatus(models.TextChoices):
     CANCELLED = "cancelled", _("cancelled")
 
 
+# Checks that are not purchases: voided, or reserved and not (yet) confirmed. Reports,
+# segments and triggers count every other check.
+NOT_PURCHASES = (CheckStatus.CANCELLED, CheckStatus.RESERVED, CheckStatus.RESERVATION_EXPIRED)
+
+
 class Check(models.Model):
     public_id = models.UUIDField(_("id"), default=uuid.uuid4, unique=True, editable=False)
     program = models.ForeignKey(

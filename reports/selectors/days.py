@@ -23,6 +23,7 @@ from django.db.models import Count, DateField, F, Min, OuterRef, Q, Subquery, Su
 from django.db.models.functions import Coalesce, Least, TruncDate, TruncMonth
 
 from loyalty.ledger.models import (
+    NOT_PURCHASES,
     Account,
     Check,
     CheckLine,
@@ -95,7 +96,7 @@ def counted_checks(program, first: date, last: date):
     start, end = _bounds(program, first, last)
     return Check.objects.filter(
         program=program, occurred_at__gte=start, occurred_at__lt=end
-    ).exclude(status=CheckStatus.CANCELLED)
+    ).exclude(status__in=NOT_PURCHASES)
 
 
 def join_instant():

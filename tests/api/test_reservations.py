@@ -316,3 +316,88 @@ def test_calculate_previews_a_weekend_multiplier_for_the_check_time(
     mon_rules = {r["rule"]: r["points"] for r in mon.json()["breakdown"]}
     assert "weekend" in sat_rules and "weekend" not in mon_rules
     assert D(sat.json()["earned_points"]) > D(mon.json()["earned_points"])
+
+
+# --- the ledger around holds: expiry, reconcile, anonymous checks -------------------------------
+
+
+@pytest.fixture(params=["orm", "sql"])
+def expiry_method(request):
+    from django.db import connection
+
+    if request.param == "sql" and connection.vendor != "postgresql":
+        pytest.skip("the set-based SQL path runs on PostgreSQL (CI)")
+    return request.param
+
+
+def test_expiry_spares_a_hold_while_its_reservation_stands(
+    client, program, outlet, clock, expiry_method
+):
+    from loyalty.ledger.services import points_expire
+
+    customer = CustomerFactory(phone=PHONE)
+    account = account_open(program=program, customer=customer, now=clock.at, outlet=outlet)
+    # 100 points that expire 10 minutes from now, all of them held for 15.
+    grant(account, 100, clock.at - timedelta(days=1), key="short", lifetime_days=1)
+    Lot.objects.filter(account=account).update(expires_at=clock.at + timedelta(minutes=10))
+    data = reserve(client, redeem="100")
+    clock.advance(minutes=12)
+    result = points_expire(now=clock.at, method=expiry_method)
+    assert result.lots == 0  # the source is empty, the hold still stands
+    assert_consistent(clock.at, account)
+    done = post(client, f"/api/v1/checks/{data['id']}/confirm", key="c")
+    assert done.status_code == 200, done.content
+    acc = fresh(account)
+    assert (acc.available, acc.held) == (D(40), D(0))
+    assert_consistent(clock.at, account)
+
+
+def test_a_lapsed_hold_expires_like_any_lot(client, program, outlet, clock, expiry_method):
+    from loyalty.ledger.services import points_expire
+
+    customer = CustomerFactory(phone=PHONE)
+    account = account_open(program=program, customer=customer, now=clock.at, outlet=outlet)
+    grant(account, 100, clock.at - timedelta(days=1), key="short", lifetime_days=1)
+    Lot.objects.filter(account=account).update(expires_at=clock.at + timedelta(minutes=10))
+    reserve(client, redeem="100")
+    clock.advance(minutes=20)
+    result = points_expire(now=clock.at, method=expiry_method)
+    assert (result.lots, result.points) == (1, D(100))  # the hold lot, after its reservation
+    assert reservations_release(now=clock.at).points == D(0)  # nothing left to give back
+    acc = fresh(account)
+    assert (acc.available, acc.pending, acc.held) == (D(0), D(0), D(0))
+    assert_consistent(clock.at, account)
+
+
+def test_reconcile_knows_about_holds(client, account, clock):
+    from loyalty.ledger.services import ledger_reconcile
+
+    data = reserve(client)
+    assert_consistent(clock.at, account)
+    Account.objects.filter(pk=account.pk).update(held=D(0), available=D(1000))
+    found = {(d.invariant, d.detail) for d in ledger_reconcile(now=clock.at)}
+    assert (1, "cached held 0.00 vs hold lots 100.00") in found
+    Account.objects.filter(pk=account.pk).update(held=D(100), available=D(900))
+    # A hold that outlives its reservation's check is a leak.
+    Check.objects.filter(public_id=data["id"]).update(status=CheckStatus.COMPLETED)
+    found = [d for d in ledger_reconcile(now=clock.at) if d.invariant == 4]
+    assert any("still holds 100.00 for a completed check" in d.detail for d in found), found
+
+
+def test_an_anonymous_check_can_be_reserved_and_confirmed(client, clock):
+    response = post(
+        client, "/api/v1/checks/reserve", {"lines": [latte()], "receipt_number": "A1"}, key="a"
+    )
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert (data["status"], data["earned_points"], data["tier"]) == ("reserved", "0", None)
+    done = post(client, f"/api/v1/checks/{data['id']}/confirm", key="c")
+    assert done.status_code == 200 and done.json()["status"] == "completed"
+    other = post(
+        client, "/api/v1/checks/reserve", {"lines": [latte()], "receipt_number": "A2"}, key="b"
+    )
+    clock.advance(minutes=15)
+    late = post(client, f"/api/v1/checks/{other.json()['id']}/confirm", key="d")
+    assert late.status_code == 409 and late.json()["code"] == "reservation_expired"
+    assert reservations_release(now=clock.at).checks == 1
+    assert Check.objects.get(public_id=other.json()["id"]).status == "expired"
