@@ -71,3 +71,13 @@ class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
     status = 409
     default_detail = _("This idempotency key was used with a different request.")
+
+
+class RewardUnavailable(DomainError):
+    code = "reward_unavailable"
+    default_detail = _("This reward cannot be claimed.")
+
+
+class CouponInvalid(DomainError):
+    code = "coupon_invalid"
+    default_detail = _("A coupon cannot be used on this check.")

@@ -36,7 +36,9 @@ from loyalty.ledger.services import (
     customer_identify,
     event_award,
 )
+from loyalty.ledger.services.rewards import reward_claim
 from loyalty.rules.engine import LineInput
+from loyalty.rules.rewards import reward_stock_left, reward_tier_codes, rewards_active
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +179,15 @@ def _quote_body(result, *, tier, before: Balance, after: Balance) -> dict:
             {"rule": row.rule, "points": row.points, "reason": row.reason}
             for row in result.breakdown
         ],
+        "coupons": [
+            {
+                "code": c.code,
+                "status": c.status,
+                "reason": _(c.reason_template) % dict(c.reason_params),
+                "discount": c.discount,
+            }
+            for c in result.coupons
+        ],
     }
 
 
@@ -270,6 +281,7 @@ class CheckCalculateApi(PosApi):
                 lines=lines,
                 redeem=data.get("redeem_points"),
                 now=now,
+                coupons=data.get("coupons") or (),
             )
         except errors.InsufficientPoints as exc:
             raise self.over_limit(exc, customer=customer, lines=lines, now=now) from None
@@ -296,6 +308,16 @@ def _replayed_check_body(check: Check, *, tier, after: Balance) -> dict:
             SimpleNamespace(rule=row["rule"], points=Decimal(row["points"]), reason=row["reason"])
             for row in check.breakdown
         ],
+        coupons=[
+            SimpleNamespace(
+                code=c["code"],
+                status=c["status"],
+                reason_template=c["reason"],
+                reason_params={},
+                discount=Decimal(c["discount"]),
+            )
+            for c in check.coupons
+        ],
     )
     return _quote_body(stored, tier=tier, before=after, after=after)
 
@@ -321,6 +343,7 @@ class CheckCommitApi(PosApi):
                     idempotency_key=key,
                     now=now,
                     occurred_at=data.get("occurred_at"),
+                    coupons=data.get("coupons") or (),
                 )
             except errors.InsufficientPoints as exc:
                 # The maximum rides on the error, computed under the account lock (the
@@ -441,6 +464,58 @@ class EventAwardApi(PosApi):
             return status.HTTP_201_CREATED, self.output(s.EventOutputSerializer, body)
 
         return idempotent_response(request, outlet=self.outlet, required=False, act=act)
+
+
+def _reward_body(reward) -> dict:
+    body = {
+        "code": reward.code,
+        "name": reward.name,
+        "kind": reward.kind,
+        "points_cost": reward.points_cost,
+        "tiers": reward_tier_codes(reward),
+    }
+    if reward.valid_until is not None:
+        body["valid_until"] = reward.valid_until
+    left = reward_stock_left(reward)
+    if left is not None:
+        body["available"] = left
+    return body
+
+
+class RewardListApi(PosApi):
+    @extend_schema(**docs.rewards_list)
+    def get(self, request):
+        rewards = rewards_active(self.program, now=timezone.now())
+        body = [_reward_body(reward) for reward in rewards]
+        return render(status.HTTP_200_OK, self.output(s.RewardOutputSerializer, body, many=True))
+
+
+class RewardClaimApi(PosApi):
+    @extend_schema(**docs.reward_claim)
+    def post(self, request, code):
+        data = self.valid(s.RewardClaimInputSerializer, request.data)
+
+        def act(key):
+            now = timezone.now()
+            claim = reward_claim(
+                program=self.program,
+                customer=self.identify(data["customer"], now=now),
+                reward_code=code,
+                source=self.source(),
+                idempotency_key=f"reward:{key}",
+                now=now,
+            )
+            body = {
+                "coupon": {
+                    "code": claim.coupon.code,
+                    "reward": claim.coupon.reward.code,
+                    "expires_at": claim.coupon.expires_at,
+                },
+                "balance": claim.balance.__dict__,
+            }
+            return status.HTTP_201_CREATED, self.output(s.RewardClaimOutputSerializer, body)
+
+        return idempotent_response(request, outlet=self.outlet, required=True, act=act)
 
 
 def _encode_cursor(op: Operation) -> str:
