@@ -4,6 +4,8 @@
 * ``accounts`` — membership, enrolment, identification, and the account lock;
 * ``checks`` — calculate and commit a check; ``refunds`` — refund and cancel it;
 * ``grants`` — grants, transfers out, adjustments, event bonuses;
+* ``rewards`` — a reward claimed for points (a coupon), a gift handed out; ``coupons`` —
+  the codes a check gives, resolved, used and given back;
 * ``expiry``, ``tiers``, ``reconcile`` — the batch side.
 
 Every public operation is one transaction that locks the account row first (then the check,
@@ -40,6 +42,7 @@ from loyalty.ledger.services.grants import (
 )
 from loyalty.ledger.services.reconcile import Discrepancy, ledger_reconcile
 from loyalty.ledger.services.refunds import check_cancel, check_refund
+from loyalty.ledger.services.rewards import RewardClaim, gift_hand_out, reward_claim
 from loyalty.ledger.services.tiers import (
     TierReevaluation,
     account_qualification_value,
@@ -54,6 +57,7 @@ __all__ = [
     "Discrepancy",
     "EventAward",
     "ExpiryResult",
+    "RewardClaim",
     "TierReevaluation",
     "account_lock",
     "account_open",
@@ -71,6 +75,7 @@ __all__ = [
     "customer_state_providers",
     "event_award",
     "event_source",
+    "gift_hand_out",
     "ledger_reconcile",
     "member_account_lock",
     "points_adjust",
@@ -78,5 +83,6 @@ __all__ = [
     "points_grant",
     "points_redeem",
     "qualification_values",
+    "reward_claim",
     "tiers_reevaluate",
 ]
