@@ -24,6 +24,7 @@ def coffee() -> dict:
 
 def test_rewards_load_with_every_field_and_dump_back_exactly():
     data = coffee()
+    data["rewards"][2]["tiers"] = ["gold", "silver"]
     program = program_load(data=data)
     capped = program.rewards.get(code="minus-10")
     assert (capped.kind, capped.percent, capped.max_amount, capped.points_cost) == (

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from core import errors
 from core.db import step
+from core.money import quantize_points
 from customers.models import Customer
 from loyalty.ledger.models import Account, Coupon, EntryKind, OperationKind
 from loyalty.ledger.selectors import Balance, account_balance
@@ -104,7 +105,10 @@ def reward_claim(
         if reward.points_cost > available:
             raise errors.InsufficientPoints(
                 _("The reward costs %(cost)s points, the balance is %(balance)s.")
-                % {"cost": reward.points_cost, "balance": available}
+                % {
+                    "cost": quantize_points(reward.points_cost, precision=program.precision),
+                    "balance": quantize_points(available, precision=program.precision),
+                }
             )
         mv = movements.Movements(
             movements.operation_new(
