@@ -3,6 +3,46 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+ALL = ("add", "change", "delete", "view")
+VIEW = ("view",)
+
+# The staff groups of core/migrations/0002_staff_groups.py (docs/security.md) gain the
+# rewards catalogue, coupons and promo-code uses.
+GRANTS = {
+    "marketer": [
+        ("rules", "reward", ALL),
+        ("ledger", "coupon", VIEW),
+        ("campaigns", "promocodeuse", VIEW),
+    ],
+    # Hands gifts out (change_coupon is the hand-out action's permission).
+    "support": [("ledger", "coupon", ("view", "change")), ("rules", "reward", VIEW)],
+    "analyst": [
+        ("rules", "reward", VIEW),
+        ("ledger", "coupon", VIEW),
+        ("campaigns", "promocodeuse", VIEW),
+    ],
+}
+
+
+def grant(apps, schema_editor):
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, grants in GRANTS.items():
+        group = Group.objects.filter(name=name).first()
+        if group is None:
+            continue
+        for app_label, model, actions in grants:
+            codenames = [f"{action}_{model}" for action in actions]
+            group.permissions.add(
+                *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+            )
+
 
 class Migration(migrations.Migration):
 
@@ -10,6 +50,7 @@ class Migration(migrations.Migration):
         ('campaigns', '0003_rfm_without_db_constraints'),
         ('ledger', '0005_coupons'),
         ('rules', '0005_rewards_catalogue'),
+        ('core', '0002_staff_groups'),
     ]
 
     operations = [
@@ -93,4 +134,5 @@ class Migration(migrations.Migration):
             model_name='promocodeuse',
             constraint=models.UniqueConstraint(fields=('campaign', 'check_obj'), name='promo_use_once_per_check'),
         ),
+        migrations.RunPython(grant, migrations.RunPython.noop),
     ]
