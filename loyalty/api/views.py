@@ -183,12 +183,20 @@ def _quote_body(result, *, tier, before: Balance, after: Balance) -> dict:
             {
                 "code": c.code,
                 "status": c.status,
-                "reason": _(c.reason_template) % dict(c.reason_params),
+                "reason": _coupon_reason(c),
                 "discount": c.discount,
             }
             for c in result.coupons
         ],
     }
+
+
+def _coupon_reason(coupon) -> str:
+    """The coupon's reason in the request's language; a replay's was stored already rendered."""
+    stored = getattr(coupon, "stored_reason", None)
+    if stored is not None:
+        return stored
+    return _(coupon.reason_template) % dict(coupon.reason_params)
 
 
 def _customer_body(customer: Customer, account: Account, *, now: datetime) -> dict:
@@ -312,8 +320,7 @@ def _replayed_check_body(check: Check, *, tier, after: Balance) -> dict:
             SimpleNamespace(
                 code=c["code"],
                 status=c["status"],
-                reason_template=c["reason"],
-                reason_params={},
+                stored_reason=c["reason"],
                 discount=Decimal(c["discount"]),
             )
             for c in check.coupons
