@@ -93,7 +93,7 @@ def reason_render(row: dict) -> str:
     if template_text:
         localized = {}
         for name, value in params.items():
-            places = 2 if name in {"amount", "min_amount"} else None
+            places = 2 if name in {"amount", "min_amount", "max_amount", "discount"} else None
             if _decimal(value) is not None:
                 localized[name] = number_localize(value, places=places)
             elif value == "all products":  # the engine's wording for a rule without a set
@@ -106,6 +106,8 @@ def reason_render(row: dict) -> str:
             reason = row.get("reason") or template_text
     else:
         reason = row.get("reason") or ""
+    if row.get("kind") == "coupon":  # step 0: money off, no points
+        return reason
     return _("%(reason)s = %(points)s") % {"reason": reason, "points": points(row.get("points"))}
 
 

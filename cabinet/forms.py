@@ -138,3 +138,12 @@ class ConsentForm(forms.Form):
 
 class OfferActivateForm(forms.Form):
     offer = forms.SlugField(max_length=50)
+
+
+class RewardClaimForm(forms.Form):
+    """A claim: first without ``confirm`` (the confirmation page), then with it and the
+    ``token`` that page issued, so a double submit claims once."""
+
+    reward = forms.SlugField(max_length=50)
+    token = forms.UUIDField(required=False)
+    confirm = forms.BooleanField(required=False)

@@ -6,16 +6,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.models import OfferActivation
 from campaigns.providers import eligible_offers
 from customers.models import Customer
-from loyalty.ledger.models import Account, CheckLine, Lot, Operation
+from loyalty.ledger.models import Account, CheckLine, Coupon, Lot, Operation
 from loyalty.ledger.selectors import Balance, account_balance
 from loyalty.ledger.services import account_qualification_value
-from loyalty.rules.models import EarnRule, Program, RedemptionPolicy, Tier
+from loyalty.rules.models import EarnRule, Program, RedemptionPolicy, Reward, Tier
+from loyalty.rules.rewards import reward_stock_left, rewards_active
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -187,4 +189,71 @@ def program_rules(*, program: Program, now: datetime) -> ProgramRules:
         tiers=list(program.tiers.order_by("rank", "threshold")),
         rules=rules,
         policy=policy,
+    )
+
+
+# --- rewards and coupons ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RewardOffer:
+    reward: Reward
+    problem: str | None  # why the customer cannot claim it now (translated), or None
+    affordable: bool
+    stock_left: int | None
+    missing: Decimal = ZERO  # points still needed when not affordable
+
+
+@dataclass(frozen=True)
+class CouponView:
+    coupon: Coupon
+    state: str  # active, used, expired
+
+
+def reward_offers(*, account: Account, now: datetime) -> list[RewardOffer]:
+    """The catalogue as this customer sees it: every active reward, and whether (and why not)
+    they can claim it. Two queries plus the catalogue's prefetches, however many rewards."""
+    rewards = list(rewards_active(account.program, now=now))
+    had = dict(
+        Coupon.objects.filter(account=account, reward__in=rewards)
+        .values("reward")
+        .annotate(n=Count("id"))
+        .values_list("reward", "n")
+        .order_by()
+    )
+    available = account_balance(account, now=now).available
+    offers = []
+    for reward in rewards:
+        problem = None
+        tiers = [t.pk for t in reward.tiers.all()]
+        if tiers and account.tier_id not in tiers:
+            problem = _("Not available for your tier.")
+        elif reward.limit_per_customer is not None and had.get(reward.pk, 0) >= (
+            reward.limit_per_customer
+        ):
+            problem = _("You have already claimed this as often as allowed.")
+        offers.append(
+            RewardOffer(
+                reward=reward,
+                problem=problem,
+                affordable=reward.points_cost <= available,
+                stock_left=reward_stock_left(reward),
+                missing=max(reward.points_cost - available, ZERO),
+            )
+        )
+    return offers
+
+
+def customer_coupons(*, account: Account, now: datetime, limit: int = 50) -> list[CouponView]:
+    """The customer's coupons, active first (soonest to expire), then used and expired ones."""
+    rows = list(
+        Coupon.objects.filter(account=account)
+        .select_related("reward")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    views = [CouponView(coupon=c, state=c.status_at(now)) for c in rows]
+    order = {"active": 0, "used": 1, "expired": 2}
+    return sorted(
+        views,
+        key=lambda v: (order[v.state], v.coupon.expires_at if v.state == "active" else now),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 
 import qrcode
 import qrcode.image.svg
@@ -31,6 +32,8 @@ from core import errors
 from customers.codes import one_time_code_issue
 from customers.models import CodePurpose, Customer
 from customers.phones import phone_normalise
+from loyalty.ledger.services.rewards import reward_claim as reward_claim_service
+from loyalty.rules.models import Reward
 from notifications.selectors import cabinet_messages, cabinet_unread_count
 from notifications.services import cabinet_message_mark_read
 
@@ -263,10 +266,71 @@ def offer_activate(request):
     return redirect("cabinet:offers")
 
 
+@cabinet_view
+def rewards(request):
+    now = timezone.now()
+    coupons = selectors.customer_coupons(account=request.account, now=now)
+    for view in coupons:
+        if view.state == "active":
+            view.coupon.qr = _qr_svg(view.coupon.code)
+    context = _context(
+        request,
+        offers=selectors.reward_offers(account=request.account, now=now),
+        coupons=coupons,
+        balance=selectors.account_balance(request.account, now=now),
+        fresh=request.GET.get("coupon", ""),
+    )
+    return render(request, "cabinet/rewards.html", context)
+
+
+@require_POST
+@cabinet_view
+def reward_claim(request):
+    """Confirm, then claim: the points leave the balance and a coupon is issued."""
+    form = forms.RewardClaimForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a reward from the list."))
+        return redirect("cabinet:rewards")
+    code = form.cleaned_data["reward"]
+    reward = Reward.objects.filter(program_id=request.account.program_id, code=code).first()
+    if reward is None:
+        messages.error(request, _("There is no such reward."))
+        return redirect("cabinet:rewards")
+    now = timezone.now()
+    if not form.cleaned_data["confirm"] or form.cleaned_data["token"] is None:
+        balance = selectors.account_balance(request.account, now=now)
+        context = _context(
+            request,
+            reward=reward,
+            token=uuid.uuid4(),
+            balance=balance,
+            after=balance.available - reward.points_cost,
+        )
+        return render(request, "cabinet/reward_confirm.html", context)
+    try:
+        claim = reward_claim_service(
+            program=request.account.program,
+            customer=request.customer,
+            reward_code=reward.code,
+            source="cabinet",
+            idempotency_key=f"reward:{request.customer.pk}:{form.cleaned_data['token']}",
+            now=now,
+        )
+    except errors.DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("cabinet:rewards")
+    messages.success(
+        request,
+        _("“%(reward)s” is yours: coupon %(code)s.")
+        % {"reward": reward.name, "code": claim.coupon.code},
+    )
+    return redirect(f"{reverse('cabinet:rewards')}?coupon={claim.coupon.code}")
+
+
 def _qr_svg(text: str) -> str:
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
     svg = image.to_string(encoding="unicode")
-    # The SVG is ours (digits only in it): safe to inline.
+    # The SVG is ours (a code from our own alphabet in it): safe to inline.
     return mark_safe(svg.replace("<svg ", '<svg role="img" class="qr" ', 1))
 
 

@@ -8,8 +8,9 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from campaigns import notices, providers, receivers
+        from campaigns import notices, promo, providers, receivers
         from loyalty.ledger import services as ledger
+        from loyalty.ledger.services import coupons
         from loyalty.rules import loader
 
         receivers.connect()
@@ -20,3 +21,6 @@ class CampaignsConfig(AppConfig):
             ledger.customer_state_providers.append(providers.customer_state)
         if providers.rule_overrides not in loader.rule_overrides_providers:
             loader.rule_overrides_providers.append(providers.rule_overrides)
+        # Promo codes given at the till (docs/adr/0009-rewards-and-coupons.md).
+        if promo.promo_codes not in coupons.promo_code_providers:
+            coupons.promo_code_providers.append(promo.promo_codes)

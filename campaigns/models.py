@@ -210,6 +210,23 @@ class Campaign(models.Model):
         blank=True,
         related_name="campaigns",
     )
+    promo_code = models.CharField(
+        _("promo code"),
+        max_length=30,
+        blank=True,
+        help_text=_(
+            "Given at the till, it switches on the campaign's rules that require a code. "
+            "Empty: no code"
+        ),
+    )
+    promo_limit_total = models.PositiveIntegerField(
+        _("promo code uses in total"), null=True, blank=True, help_text=_("Empty: no limit")
+    )
+    promo_limit_per_customer = models.PositiveIntegerField(
+        _("promo code uses per customer"), null=True, blank=True, help_text=_("Empty: no limit")
+    )
+    # Uses of the code by committed checks: changed only with F() by campaigns.promo.
+    promo_uses = models.PositiveIntegerField(_("promo code uses"), default=0, editable=False)
     message_title = models.CharField(_("launch message title"), max_length=200, blank=True)
     message_text = models.TextField(
         _("launch message text"), blank=True, help_text=_("Empty: no message at launch")
@@ -222,7 +239,7 @@ class Campaign(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["promo_uses"])
 
     class Meta:
         verbose_name = _("campaign")
@@ -230,6 +247,11 @@ class Campaign(models.Model):
         ordering = ["program", "-starts_at", "code"]
         constraints = [
             models.UniqueConstraint(fields=["program", "code"], name="campaign_code_per_program"),
+            models.UniqueConstraint(
+                fields=["program", "promo_code"],
+                condition=~Q(promo_code=""),
+                name="campaign_promo_code_per_program",
+            ),
             models.CheckConstraint(
                 condition=Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")),
                 name="campaign_ends_after_start",
@@ -257,6 +279,11 @@ class CampaignRule(models.Model):
         verbose_name=_("earn rule"),
         on_delete=models.CASCADE,
         related_name="campaign_link",
+    )
+    requires_code = models.BooleanField(
+        _("requires the promo code"),
+        default=False,
+        help_text=_("The rule awards only on a check that gives the campaign's promo code"),
     )
 
     class Meta:
@@ -294,6 +321,49 @@ class CampaignMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign.code}: {self.account_id}{' (control)' if self.is_control else ''}"
+
+
+class PromoCodeUse(models.Model):
+    """One committed check that used a campaign's promo code; cancelled with the check."""
+
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        related_name="promo_uses_log",
+    )
+    account = models.ForeignKey(
+        "ledger.Account",
+        verbose_name=_("account"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty for an anonymous check"),
+    )
+    check_obj = models.ForeignKey(
+        "ledger.Check",
+        verbose_name=_("check"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_column="check_id",
+    )
+    cancelled = models.BooleanField(_("cancelled"), default=False)
+    used_at = models.DateTimeField(_("used at"))
+
+    class Meta:
+        verbose_name = _("promo code use")
+        verbose_name_plural = _("promo code uses")
+        ordering = ["-used_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "check_obj"], name="promo_use_once_per_check"
+            )
+        ]
+        indexes = [models.Index(fields=["campaign", "account"], name="promo_use_account")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign.code}: {self.check_obj_id}"
 
 
 # --- triggers -------------------------------------------------------------------------------------

@@ -155,8 +155,14 @@ def rule_overrides(program: Program, rules: Sequence[EarnRule]) -> dict[int, dic
             "campaign__ends_at",
             "campaign__budget_points",
             "campaign_id",
+            "requires_code",
+            "campaign__promo_code",
         )
     )
+    codes = [(row[0], row[8], row[9]) for row in links]
+    links = [row[:8] for row in links]
+    # Rules that need the campaign's promo code given at the till (campaigns.promo).
+    needs_code = {rule_id: promo.strip().upper() for rule_id, requires, promo in codes if requires}
     # Read after the ledger locked the budgeted rules, so these figures are current; the
     # campaign's total counts its inactive rules too.
     used_by_rule: dict[int, Decimal] = {}
@@ -181,6 +187,11 @@ def rule_overrides(program: Program, rules: Sequence[EarnRule]) -> dict[int, dic
                 else (audience_code(code),)
             ),
         }
+        if rule_id in needs_code:
+            # The code is bound to no one: whoever gives it qualifies, instead of the audience
+            # (the rule's own segments still apply). "" (no code set): never applies.
+            override["requires_code"] = needs_code[rule_id]
+            override["segments"] = tuple(rule.segments or ())
         if budget is not None:
             if rule.budget_points is None:
                 # Untracked by the ledger: it could overspend the campaign, so it stays off

@@ -83,3 +83,13 @@ class CheckNotCompleted(DomainError):
     code = "check_not_completed"
     status = 409
     default_detail = _("The check is reserved, not completed.")
+
+
+class RewardUnavailable(DomainError):
+    code = "reward_unavailable"
+    default_detail = _("This reward cannot be claimed.")
+
+
+class CouponInvalid(DomainError):
+    code = "coupon_invalid"
+    default_detail = _("A coupon cannot be used on this check.")

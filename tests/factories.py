@@ -459,3 +459,42 @@ class AggregationStateFactory(factory.django.DjangoModelFactory):
 
     program = factory.SubFactory(ProgramFactory)
     updated_at = factory.LazyFunction(lambda: datetime(2026, 1, 1, tzinfo=UTC))
+
+
+class RewardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "rules.Reward"
+
+    program = factory.SubFactory(ProgramFactory)
+    code = factory.Sequence(lambda n: f"reward-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.title())
+    kind = "discount_amount"
+    points_cost = Decimal("100")
+    amount = Decimal("50.00")
+    coupon_days = 30
+
+
+class CouponFactory(factory.django.DjangoModelFactory):
+    """A bare coupon row; claims go through loyalty.ledger.services.rewards."""
+
+    class Meta:
+        model = "ledger.Coupon"
+
+    account = factory.SubFactory(AccountFactory)
+    program = factory.LazyAttribute(lambda o: o.account.program)
+    reward = factory.LazyAttribute(lambda o: RewardFactory(program=o.program))
+    operation = factory.LazyAttribute(lambda o: OperationFactory(account=o.account, kind="reward"))
+    code = factory.Sequence(lambda n: f"TEST-{n:04d}")
+    points_cost = Decimal("100")
+    expires_at = T0 + timedelta(days=30)
+    created_at = T0
+
+
+class PromoCodeUseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.PromoCodeUse"
+
+    check_obj = factory.SubFactory(CheckFactory)
+    account = factory.LazyAttribute(lambda o: o.check_obj.account)
+    campaign = factory.LazyAttribute(lambda o: CampaignFactory(program=o.check_obj.program))
+    used_at = T0

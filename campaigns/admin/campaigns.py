@@ -91,9 +91,16 @@ class CampaignForm(forms.ModelForm):
             "segment",
             "control_percent",
             "budget_points",
+            "promo_code",
+            "promo_limit_total",
+            "promo_limit_per_customer",
             "message_title",
             "message_text",
         )
+
+    def clean_promo_code(self):
+        # Matched without case at the till; kept upper case so two spellings cannot coexist.
+        return (self.cleaned_data.get("promo_code") or "").strip().upper()
 
     def clean(self):
         data = super().clean()
@@ -184,6 +191,7 @@ class CampaignAdmin(SimpleHistoryAdmin):
         "control_group",
         "points_spent",
         "budget_left",
+        "promo_uses",
     )
     actions = ("schedule_selected", "pause_selected", "finish_selected")
     fieldsets = (
@@ -191,6 +199,16 @@ class CampaignAdmin(SimpleHistoryAdmin):
         (_("Schedule"), {"fields": ("starts_at", "ends_at")}),
         (_("Audience"), {"fields": ("segment", "control_percent")}),
         (_("Budget"), {"fields": ("budget_points",)}),
+        (
+            _("Promo code"),
+            {
+                "fields": ("promo_code", "promo_limit_total", "promo_limit_per_customer"),
+                "description": _(
+                    "The campaign's rules ticked “requires the promo code” award only on a "
+                    "check that gives it; for them the code replaces the audience."
+                ),
+            },
+        ),
         (_("Launch message"), {"fields": ("message_title", "message_text")}),
         (
             _("State and results"),
@@ -204,6 +222,7 @@ class CampaignAdmin(SimpleHistoryAdmin):
                     "control_group",
                     "points_spent",
                     "budget_left",
+                    "promo_uses",
                 )
             },
         ),

@@ -112,6 +112,7 @@ QUOTE = {
         {"rule": "tier:base", "points": "20", "reason": "5% of 400.00"},
         {"rule": "latte", "points": "20", "reason": "10 per item × 2"},
     ],
+    "coupons": [],
 }
 CHECK_ID = "0b7e7f0e-3a39-4d55-8f0a-2f5b8c7d9e10"
 NOT_COMPLETED = ("check_not_completed", "The check is reserved, not completed.", None)
@@ -231,6 +232,22 @@ _calc_errors = {
         BLOCKED,
     ),
 }
+COUPON_INVALID = (
+    "coupon_invalid",
+    "coupons[0] (K7Q2-9XPA): This coupon has already been used.",
+    None,
+)
+_commit_errors = {
+    **_calc_errors,
+    422: error(
+        "The redemption, a coupon or the customer is not allowed.",
+        ("redeem_limit_exceeded", "At most 150 points can be redeemed on this check.", None),
+        ("insufficient_points", "Requested 100 points, the balance is 40.", None),
+        ("redeem_not_allowed", "No line of this check may be paid with points.", None),
+        COUPON_INVALID,
+        BLOCKED,
+    ),
+}
 
 check_calculate = {
     "operation_id": "checks_calculate",
@@ -292,7 +309,7 @@ check_commit = {
                 )
             ],
         ),
-        **_calc_errors,
+        **_commit_errors,
         409: error("The Idempotency-Key was used with another body.", REUSED),
     },
 }
@@ -520,7 +537,7 @@ check_reserve = {
                 )
             ],
         ),
-        **_calc_errors,
+        **_commit_errors,
         409: error("The Idempotency-Key was used with another body.", REUSED),
     },
 }
@@ -564,6 +581,88 @@ check_confirm = {
             EXPIRED,
             CANCELLED,
             REUSED,
+        ),
+    },
+}
+
+
+REWARD = {
+    "code": "coffee-free",
+    "name": "Любой кофе бесплатно",
+    "kind": "free_product",
+    "points_cost": "300",
+    "valid_until": "2026-12-31T00:00:00+03:00",
+    "available": 120,
+    "tiers": [],
+}
+
+rewards_list = {
+    "operation_id": "rewards_list",
+    "tags": [TAG],
+    "summary": "The rewards catalogue active now",
+    "description": "The programme's rewards within their dates and in stock, cheapest first. "
+    "`available` (coupons left) is absent without a stock limit, `valid_until` without an end "
+    "date; `tiers` empty means every tier.",
+    "responses": {
+        200: OpenApiResponse(
+            s.RewardOutputSerializer(many=True),
+            examples=[OpenApiExample("catalogue", value=[REWARD], response_only=True)],
+        ),
+        401: NOT_AUTHENTICATED,
+        403: FORBIDDEN,
+        429: THROTTLED,
+    },
+}
+
+reward_claim = {
+    "operation_id": "rewards_claim",
+    "tags": [TAG],
+    "summary": "Claim a reward for points: issues a coupon",
+    "description": "Debits the reward's points cost as its own ledger operation and issues a "
+    "single-use coupon bound to the customer. The same key and body again return the first "
+    "response (201) and move nothing.",
+    "parameters": [
+        OpenApiParameter("code", str, OpenApiParameter.PATH, description="The reward's code."),
+        IDEMPOTENCY_REQUIRED,
+    ],
+    "request": s.RewardClaimInputSerializer,
+    "examples": [
+        OpenApiExample("by phone", value={"customer": {"phone": "+79991234567"}}, request_only=True)
+    ],
+    "responses": {
+        201: OpenApiResponse(
+            s.RewardClaimOutputSerializer,
+            examples=[
+                OpenApiExample(
+                    "claimed",
+                    value={
+                        "coupon": {
+                            "code": "K7Q2-9XPA",
+                            "reward": "coffee-free",
+                            "expires_at": "2026-07-15T12:00:00+03:00",
+                        },
+                        "balance": {"available": "700", "pending": "0"},
+                    },
+                    response_only=True,
+                )
+            ],
+        ),
+        **common(
+            bad_request=(
+                (
+                    "validation_error",
+                    "customer.phone: Enter a valid phone number.",
+                    {"customer.phone": ["Enter a valid phone number."]},
+                ),
+            )
+        ),
+        404: error("The customer is not a member of this programme.", CUSTOMER_NOT_FOUND),
+        409: error("The Idempotency-Key was used with another body.", REUSED),
+        422: error(
+            "Not enough points, the reward cannot be claimed, or the customer is blocked.",
+            ("insufficient_points", "The reward costs 300 points, the balance is 120.", None),
+            ("reward_unavailable", "This reward is out of stock.", None),
+            BLOCKED,
         ),
     },
 }

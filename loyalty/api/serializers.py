@@ -313,6 +313,15 @@ class CheckCalculateInputSerializer(StrictSerializer):
         allow_null=True,
         help_text=_("Decides days, hours and validity windows; default now."),
     )
+    coupons = serializers.ListField(
+        child=StrictCharField(max_length=30),
+        required=False,
+        max_length=10,
+        help_text=_(
+            "Reward coupon codes and campaign promo codes, applied first (step 0), in this "
+            "order. Calculate reports a rejected one; commit refuses it (coupon_invalid)."
+        ),
+    )
 
     def validate_lines(self, lines):
         # Each amount fits its column; their sum is the check's subtotal and must fit too.
@@ -446,8 +455,15 @@ class BreakdownOutputSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class CouponOutputSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text=_("As matched: upper case."))
+    status = serializers.ChoiceField(choices=["applied", "rejected"])
+    reason = serializers.CharField(help_text=_("What it took off, or why it was rejected."))
+    discount = MoneyField(help_text=_("Money off by this coupon; 0.00 for a promo code."))
+
+
 class CheckCalculateOutputSerializer(serializers.Serializer):
-    subtotal = MoneyField()
+    subtotal = MoneyField(help_text=_("The lines as sent, before coupons."))
     max_redeemable_points = PointsField()
     redeemed_points = PointsField()
     discount = MoneyField()
@@ -457,6 +473,7 @@ class CheckCalculateOutputSerializer(serializers.Serializer):
     tier = TierOutputSerializer(allow_null=True)
     lines = LineOutputSerializer(many=True)
     breakdown = BreakdownOutputSerializer(many=True)
+    coupons = CouponOutputSerializer(many=True)
 
 
 class CheckCommitOutputSerializer(CheckCalculateOutputSerializer):
@@ -493,6 +510,37 @@ class EventOutputSerializer(serializers.Serializer):
     awarded_points = PointsField()
     balance = BalanceOutputSerializer()
     reason = serializers.CharField(required=False, help_text=_("Why nothing was awarded."))
+
+
+class RewardOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(
+        choices=["discount_amount", "discount_percent", "free_product", "gift"]
+    )
+    points_cost = PointsField()
+    valid_until = serializers.DateTimeField(required=False, help_text=_("Absent: no end date."))
+    available = serializers.IntegerField(
+        required=False, help_text=_("Coupons left in stock; absent: no stock limit.")
+    )
+    tiers = serializers.ListField(
+        child=serializers.CharField(), help_text=_("Tier codes; empty: every tier.")
+    )
+
+
+class RewardClaimInputSerializer(StrictSerializer):
+    customer = CustomerRefSerializer()
+
+
+class CouponIssuedOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    reward = serializers.CharField(help_text=_("The reward's code."))
+    expires_at = serializers.DateTimeField()
+
+
+class RewardClaimOutputSerializer(serializers.Serializer):
+    coupon = CouponIssuedOutputSerializer()
+    balance = BalanceOutputSerializer()
 
 
 class OperationOutputSerializer(serializers.Serializer):

@@ -19,5 +19,7 @@ urlpatterns = [
     path("checks/<str:check_id>/refunds", views.CheckRefundApi.as_view(), name="check-refund"),
     path("checks/<str:check_id>/cancel", views.CheckCancelApi.as_view(), name="check-cancel"),
     path("events", views.EventAwardApi.as_view(), name="event-award"),
+    path("rewards", views.RewardListApi.as_view(), name="reward-list"),
+    path("rewards/<str:code>/claim", views.RewardClaimApi.as_view(), name="reward-claim"),
     re_path(r"^.*$", views.NotFoundApi.as_view(), name="not-found"),
 ]

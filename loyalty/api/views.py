@@ -38,7 +38,9 @@ from loyalty.ledger.services import (
     customer_identify,
     event_award,
 )
+from loyalty.ledger.services.rewards import reward_claim
 from loyalty.rules.engine import LineInput
+from loyalty.rules.rewards import reward_stock_left, reward_tier_codes, rewards_active
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +99,14 @@ class PosApi(APIView):
             raise
 
     def over_limit(
-        self, exc, *, customer, lines, now: datetime, occurred_at: datetime | None = None
+        self,
+        exc,
+        *,
+        customer,
+        lines,
+        now: datetime,
+        occurred_at: datetime | None = None,
+        coupons=(),
     ) -> errors.RedeemLimitExceeded:
         """docs/api.md: more than ``max_redeemable_points`` is ``redeem_limit_exceeded`` naming the
         maximum, also when the balance (not the programme's share) is what limits it.
@@ -116,6 +125,7 @@ class PosApi(APIView):
                 redeem="max",
                 now=now,
                 occurred_at=occurred_at,
+                coupons=coupons,
             ).result.max_redeemable
         limit = quantize_points(best, precision=self.program.precision)
         return errors.RedeemLimitExceeded(
@@ -179,7 +189,24 @@ def _quote_body(result, *, tier, before: Balance, after: Balance) -> dict:
             {"rule": row.rule, "points": row.points, "reason": row.reason}
             for row in result.breakdown
         ],
+        "coupons": [
+            {
+                "code": c.code,
+                "status": c.status,
+                "reason": _coupon_reason(c),
+                "discount": c.discount,
+            }
+            for c in result.coupons
+        ],
     }
+
+
+def _coupon_reason(coupon) -> str:
+    """The coupon's reason in the request's language; a replay's was stored already rendered."""
+    stored = getattr(coupon, "stored_reason", None)
+    if stored is not None:
+        return stored
+    return _(coupon.reason_template) % dict(coupon.reason_params)
 
 
 def _customer_body(customer: Customer, account: Account, *, now: datetime) -> dict:
@@ -273,6 +300,7 @@ class CheckCalculateApi(PosApi):
                 redeem=data.get("redeem_points"),
                 now=now,
                 occurred_at=data.get("occurred_at"),
+                coupons=data.get("coupons") or (),
             )
         except errors.InsufficientPoints as exc:
             raise self.over_limit(
@@ -281,6 +309,7 @@ class CheckCalculateApi(PosApi):
                 lines=lines,
                 now=now,
                 occurred_at=data.get("occurred_at"),
+                coupons=data.get("coupons") or (),
             ) from None
         # An anonymous check has no tier (as its commit says), not the programme's first one.
         tier = quote.tier if customer is not None else None
@@ -304,6 +333,15 @@ def _replayed_check_body(check: Check, *, tier, after: Balance) -> dict:
         breakdown=[
             SimpleNamespace(rule=row["rule"], points=Decimal(row["points"]), reason=row["reason"])
             for row in check.breakdown
+        ],
+        coupons=[
+            SimpleNamespace(
+                code=c["code"],
+                status=c["status"],
+                stored_reason=c["reason"],
+                discount=Decimal(c["discount"]),
+            )
+            for c in check.coupons
         ],
     )
     return _quote_body(stored, tier=tier, before=after, after=after)
@@ -342,6 +380,7 @@ class CheckCommitApi(PosApi):
                     idempotency_key=key,
                     now=now,
                     occurred_at=data.get("occurred_at"),
+                    coupons=data.get("coupons") or (),
                 )
             except errors.InsufficientPoints as exc:
                 # The maximum rides on the error, computed under the account lock (the
@@ -352,6 +391,7 @@ class CheckCommitApi(PosApi):
                     lines=lines,
                     now=now,
                     occurred_at=data.get("occurred_at"),
+                    coupons=data.get("coupons") or (),
                 ) from None
             after = done.balance_after
             if done.result is None:
@@ -511,6 +551,58 @@ class EventAwardApi(PosApi):
             return status.HTTP_201_CREATED, self.output(s.EventOutputSerializer, body)
 
         return idempotent_response(request, outlet=self.outlet, required=False, act=act)
+
+
+def _reward_body(reward) -> dict:
+    body = {
+        "code": reward.code,
+        "name": reward.name,
+        "kind": reward.kind,
+        "points_cost": reward.points_cost,
+        "tiers": reward_tier_codes(reward),
+    }
+    if reward.valid_until is not None:
+        body["valid_until"] = reward.valid_until
+    left = reward_stock_left(reward)
+    if left is not None:
+        body["available"] = left
+    return body
+
+
+class RewardListApi(PosApi):
+    @extend_schema(**docs.rewards_list)
+    def get(self, request):
+        rewards = rewards_active(self.program, now=timezone.now())
+        body = [_reward_body(reward) for reward in rewards]
+        return render(status.HTTP_200_OK, self.output(s.RewardOutputSerializer, body, many=True))
+
+
+class RewardClaimApi(PosApi):
+    @extend_schema(**docs.reward_claim)
+    def post(self, request, code):
+        data = self.valid(s.RewardClaimInputSerializer, request.data)
+
+        def act(key):
+            now = timezone.now()
+            claim = reward_claim(
+                program=self.program,
+                customer=self.identify(data["customer"], now=now),
+                reward_code=code,
+                source=self.source(),
+                idempotency_key=f"reward:{key}",
+                now=now,
+            )
+            body = {
+                "coupon": {
+                    "code": claim.coupon.code,
+                    "reward": claim.coupon.reward.code,
+                    "expires_at": claim.coupon.expires_at,
+                },
+                "balance": claim.balance.__dict__,
+            }
+            return status.HTTP_201_CREATED, self.output(s.RewardClaimOutputSerializer, body)
+
+        return idempotent_response(request, outlet=self.outlet, required=True, act=act)
 
 
 def _encode_cursor(op: Operation) -> str:

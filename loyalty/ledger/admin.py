@@ -8,7 +8,16 @@ from django.utils.translation import gettext_lazy as _
 from core import errors
 from core.admin import ReadOnlyAdmin, ReadOnlyAdminMixin
 from loyalty.ledger import services
-from loyalty.ledger.models import Account, Check, CheckLine, Entry, Lot, Operation, Refund
+from loyalty.ledger.models import (
+    Account,
+    Check,
+    CheckLine,
+    Coupon,
+    Entry,
+    Lot,
+    Operation,
+    Refund,
+)
 from loyalty.ledger.selectors import account_balance
 
 
@@ -210,3 +219,64 @@ class EntryAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
+
+
+@admin.register(Coupon)
+class CouponAdmin(ReadOnlyAdmin):
+    """Coupons are issued by claims and used by checks; staff hand gifts out with the action."""
+
+    list_display = (
+        "code",
+        "reward",
+        "account",
+        "points_cost",
+        "created_at",
+        "expires_at",
+        "state",
+        "used_at",
+    )
+    list_filter = ("program", "reward__kind", "reward")
+    list_select_related = ("reward", "account__customer", "program")
+    search_fields = ("code", "account__customer__phone", "reward__code")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    readonly_fields = (
+        "code",
+        "program",
+        "reward",
+        "account",
+        "operation",
+        "points_cost",
+        "created_at",
+        "expires_at",
+        "used_at",
+        "used_check",
+        "used_by",
+    )
+    actions = ["hand_out_gift"]
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        return {"used": _("used"), "expired": _("expired"), "active": _("active")}[
+            obj.status_at(timezone.now())
+        ]
+
+    @admin.action(
+        description=_("Hand out the gift (mark the gift coupon used)"), permissions=["hand_out"]
+    )
+    def hand_out_gift(self, request, queryset):
+        done = 0
+        for coupon in queryset.order_by("pk"):
+            try:
+                services.gift_hand_out(coupon=coupon, user=request.user, now=timezone.now())
+            except errors.DomainError as exc:
+                self.message_user(request, f"{coupon.code}: {exc.detail}", messages.ERROR)
+                continue
+            done += 1
+        if done:
+            self.message_user(
+                request, _("Handed out %(n)d gift(s).") % {"n": done}, messages.SUCCESS
+            )
+
+    def has_hand_out_permission(self, request):
+        return request.user.has_perm("ledger.change_coupon")

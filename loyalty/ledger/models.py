@@ -132,6 +132,10 @@ class Check(models.Model):
     occurred_at = models.DateTimeField(_("occurred at"), db_index=True)
     subtotal = money_field(_("subtotal"))
     discount = money_field(_("discount paid with points"), default=ZERO)
+    coupon_discount = money_field(_("discount by coupons"), default=ZERO)
+    coupons = models.JSONField(
+        _("coupons applied"), default=list, blank=True, help_text=_("[{code, discount}]")
+    )
     payable = money_field(_("payable"))
     redeemed_points = points_field(_("redeemed points"), default=ZERO)
     earned_points = points_field(_("earned points"), default=ZERO)
@@ -181,6 +185,7 @@ class CheckLine(models.Model):
     is_promo = models.BooleanField(_("promo"), default=False)
     redeemed_points = points_field(_("redeemed points"), default=ZERO)
     discount = money_field(_("discount"), default=ZERO)
+    coupon_discount = money_field(_("discount by coupons"), default=ZERO)
     earned_points = points_field(_("earned points"), default=ZERO)
     rule_points = models.JSONField(_("points per rule"), default=dict, blank=True)
     refunded_quantity = models.DecimalField(
@@ -214,6 +219,7 @@ class OperationKind(models.TextChoices):
     TRANSFER = "transfer", _("transfer")
     HOLD = "hold", _("points held")
     RELEASE = "release", _("hold released")
+    REWARD = "reward", _("reward claimed")
 
 
 class Operation(models.Model):
@@ -465,3 +471,71 @@ class RuleAward(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_code}: {self.points}"
+
+
+class Coupon(models.Model):
+    """A reward coupon: issued when a customer claims a reward, bound to that customer's
+    account, used once at the till (or, for a gift, handed out by staff).
+
+    ``used_check`` is the check that used it; a cancel of that check clears it again while
+    the coupon is still valid (docs/api.md). Expiry is by time alone (``expires_at``).
+    """
+
+    program = models.ForeignKey(
+        "rules.Program", verbose_name=_("programme"), on_delete=models.PROTECT, related_name="+"
+    )
+    code = models.CharField(_("code"), max_length=20)
+    reward = models.ForeignKey(
+        "rules.Reward", verbose_name=_("reward"), on_delete=models.PROTECT, related_name="coupons"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="coupons"
+    )
+    operation = models.OneToOneField(
+        Operation,
+        verbose_name=_("claim"),
+        on_delete=models.PROTECT,
+        related_name="coupon",
+    )
+    points_cost = points_field(_("points paid"))
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_check = models.ForeignKey(
+        Check,
+        verbose_name=_("used on check"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="used_coupons",
+    )
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handed out by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("claimed at"))
+
+    class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="coupon_code_per_program"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "reward"], name="coupon_account_reward"),
+            models.Index(fields=["program", "created_at"], name="coupon_program_claimed"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def status_at(self, now) -> str:
+        if self.used_at is not None:
+            return "used"
+        if now >= self.expires_at:
+            return "expired"
+        return "active"

@@ -40,6 +40,7 @@ from loyalty.rules.forms import (
     ProductSetForm,
     ProgramForm,
     RedemptionPolicyForm,
+    RewardForm,
     for_program,
 )
 from loyalty.rules.models import (
@@ -49,6 +50,7 @@ from loyalty.rules.models import (
     ProductSet,
     Program,
     RedemptionPolicy,
+    Reward,
     Tier,
 )
 from loyalty.rules.program_io import program_dump
@@ -140,6 +142,44 @@ class EarnRuleInline(CheckboxPickers, ProgrammeChildInline, admin.StackedInline)
     )
 
 
+REWARD_FIELDSETS = (
+    (None, {"fields": ("code", "name", "kind", "is_active", "description", "points_cost")}),
+    (
+        _("What the coupon takes off"),
+        {
+            "fields": (*Reward.PARAMS, "include"),
+            "description": _(
+                "Money off: amount. Percent off: percent and an optional cap. A free product: "
+                "one unit of the cheapest matching line. A gift: handed out by staff."
+            ),
+        },
+    ),
+    (
+        _("Who may claim it, and for how long"),
+        {
+            "fields": (
+                "tiers",
+                "stock",
+                "claimed",
+                "limit_per_customer",
+                "valid_from",
+                "valid_until",
+                "coupon_days",
+            )
+        },
+    ),
+)
+
+
+class RewardInline(CheckboxPickers, ProgrammeChildInline, admin.StackedInline):
+    model = Reward
+    form = RewardForm
+    extra = 0
+    show_change_link = True
+    readonly_fields = ("claimed",)
+    fieldsets = REWARD_FIELDSETS
+
+
 @admin.register(Program)
 class ProgramAdmin(CheckboxPickers, SimpleHistoryAdmin):
     form = ProgramForm
@@ -157,6 +197,7 @@ class ProgramAdmin(CheckboxPickers, SimpleHistoryAdmin):
         CategoryInline,
         ProductSetInline,
         EarnRuleInline,
+        RewardInline,
     ]
 
     @admin.display(description=_("tiers"))
@@ -233,6 +274,7 @@ class ProgramAdmin(CheckboxPickers, SimpleHistoryAdmin):
                 available=data["available"],
                 purchases_count=data["purchases_count"],
                 segments=data["segments"],
+                coupons=data["coupons"],
             )
         except errors.DomainError as exc:
             for field, messages in (exc.fields or {}).items():
@@ -269,6 +311,13 @@ class SimulatorForm(forms.Form):
         label=_("purchases before this one"), min_value=0, initial=0
     )
     segments = CommaListField(label=_("segments"), help_text=_("Segment codes, comma-separated"))
+    coupons = CommaListField(
+        label=_("coupons"),
+        help_text=_(
+            "Reward codes (a coupon of that reward) or promo codes, comma-separated, applied in "
+            "this order"
+        ),
+    )
     redeem = forms.CharField(
         label=_("redeem points"),
         required=False,
@@ -392,3 +441,21 @@ class EarnRuleAdmin(CheckboxPickers, SimpleHistoryAdmin):
         if obj.budget_points is None:
             return "—"
         return format_html("{} / {}", obj.budget_used, obj.budget_points)
+
+
+@admin.register(Reward)
+class RewardAdmin(CheckboxPickers, SimpleHistoryAdmin):
+    form = RewardForm
+    list_display = ("code", "name", "program", "kind", "points_cost", "is_active", "stock_figure")
+    list_filter = ("program", "kind", "is_active")
+    list_select_related = ("program",)
+    search_fields = ("code", "name")
+    readonly_fields = ("claimed",)
+    fieldsets = (
+        (None, {"fields": ("program",)}),
+        *REWARD_FIELDSETS,
+    )
+
+    @admin.display(description=_("issued / stock"))
+    def stock_figure(self, obj):
+        return format_html("{} / {}", obj.claimed, "∞" if obj.stock is None else obj.stock)

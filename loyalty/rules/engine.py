@@ -6,6 +6,8 @@ No ORM and no clock in here. The caller turns a programme into a ``ProgramSpec``
 is for, per line and per rule. The order of the steps is the contract of
 docs/programme-format.md ("The check calculation"):
 
+0. coupons: a reward coupon's money off comes off the lines it covers; promo codes switch on
+   the rules that require them; every later step sees the line amounts after coupons;
 1. redemption limit and the points discount, spread over the redeemable lines;
 2. base accrual: the tier's percent of each earning line's paid amount;
 3. multiplier rules (the highest factor on a line wins, no compounding);
@@ -20,6 +22,7 @@ the reason) lives once in ``calculate``. See docs/adr/0003-rounding-and-allocati
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -106,6 +109,8 @@ class RuleSpec:
     min_amount: Decimal | None = None
     every: int | None = None
     event: str | None = None
+    # A promo code (upper case) the check must give for the rule to apply (a campaign's).
+    requires_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,30 @@ class LineInput:
             object.__setattr__(self, "amount", amount)
 
 
+COUPON_KINDS = ("discount_amount", "discount_percent", "free_product", "gift")
+PROMO = "promo"
+
+
+@dataclass(frozen=True)
+class CouponSpec:
+    """A code given with a check, as the caller resolved it (the engine reads no database).
+
+    ``kind`` is a reward kind (``COUPON_KINDS``) or ``PROMO`` (a campaign's code, which only
+    switches on the rules that require it). ``rejected`` is set when the caller found the code
+    unusable (unknown, expired, used, someone else's): the engine reports it and applies
+    nothing.
+    """
+
+    code: str
+    kind: str
+    reward: str = ""
+    amount: Decimal | None = None
+    percent: Decimal | None = None
+    max_amount: Decimal | None = None
+    include: tuple[str, ...] = ()
+    rejected: str | None = None
+
+
 @dataclass(frozen=True)
 class CheckInput:
     lines: tuple[LineInput, ...]
@@ -191,6 +220,7 @@ class CheckInput:
     channel: str | None = None
     redeem: Decimal | str | None = None  # points, "max", or None for none
     event: str | None = None  # set for an event award (no lines): only its event rules apply
+    coupons: tuple[CouponSpec, ...] = ()
 
 
 # --- what comes out ----------------------------------------------------------------------------
@@ -203,6 +233,24 @@ class LineResult:
     discount: Decimal
     earned_points: Decimal
     rule_points: Mapping[str, Decimal]
+    coupon_discount: Decimal = ZERO
+
+
+APPLIED = "applied"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class CouponResult:
+    code: str
+    kind: str
+    reward: str
+    status: str  # APPLIED or REJECTED
+    reason: str  # English rendering of reason_template % reason_params
+    reason_template: str
+    reason_params: Mapping[str, str]
+    discount: Decimal
+    line_discounts: Mapping[int, Decimal]
 
 
 @dataclass(frozen=True)
@@ -229,6 +277,8 @@ class CheckResult:
     tier_code: str | None
     lines: tuple[LineResult, ...]
     breakdown: tuple[BreakdownRow, ...]
+    coupon_discount: Decimal = ZERO  # money off by coupons; ``discount`` is the points'
+    coupons: tuple[CouponResult, ...] = ()
 
 
 # --- allocation --------------------------------------------------------------------------------
@@ -305,6 +355,7 @@ class _Context:
     paid: dict[int, Decimal]  # line index → amount the accrual is computed on
     base_raw: dict[int, Decimal]  # line index → unrounded base accrual
     in_sets: Callable[[Sequence[str]], frozenset[int]]  # product set codes → their lines
+    promo_codes: frozenset[str] = frozenset()  # the promo codes the check applied
 
     def scope(self, rule: RuleSpec) -> tuple[int, ...]:
         """The earning lines a rule looks at: its include sets (or all), minus its exclude sets."""
@@ -522,6 +573,8 @@ def rule_applies(rule: RuleSpec, ctx: _Context) -> bool:
         return False
     if rule.offer is not None and rule.offer not in state.offers:
         return False
+    if rule.requires_code is not None and rule.requires_code not in ctx.promo_codes:
+        return False
     if rule.min_order_amount is not None and ctx.subtotal < rule.min_order_amount:
         return False
     used = state.rule_usage.get(rule.code, 0)
@@ -612,6 +665,21 @@ def calculate(spec: ProgramSpec, state: CustomerState | None, check: CheckInput)
             found |= set_members.get(code, frozenset())
         return frozenset(found)
 
+    # 0. Coupons: every later step sees the line amounts after them.
+    coupon_results, promo_codes = _coupons(check.coupons, lines, members, tiebreak)
+    line_coupon: dict[int, Decimal] = {i: ZERO for i in indices}
+    for coupon in coupon_results:
+        for i, off in coupon.line_discounts.items():
+            line_coupon[i] += off
+    coupon_discount = sum(line_coupon.values(), ZERO * MONEY_QUANTUM)
+    if coupon_discount:
+        lines = tuple(
+            dataclasses.replace(line, amount=line.amount - line_coupon[i])
+            for i, line in enumerate(lines)
+        )
+        check = dataclasses.replace(check, lines=lines)
+    net_subtotal = subtotal - coupon_discount
+
     # 1. Redemption.
     policy = spec.redemption
     not_redeemable = members(policy.exclude)
@@ -627,7 +695,7 @@ def calculate(spec: ProgramSpec, state: CustomerState | None, check: CheckInput)
         if requested != MAX and requested > 0:
             raise errors.RedeemNotAllowed("An anonymous check cannot redeem points.")
     else:
-        limit = _redemption_limit(spec, state, tier, subtotal, redeemable_amount)
+        limit = _redemption_limit(spec, state, tier, net_subtotal, redeemable_amount)
     redeemed = ZERO
     if requested == MAX:
         redeemed = limit
@@ -635,7 +703,7 @@ def calculate(spec: ProgramSpec, state: CustomerState | None, check: CheckInput)
         if limit == 0:
             if not redeemable_amount:
                 raise errors.RedeemNotAllowed("No line of this check may be paid with points.")
-            if subtotal < policy.min_order_amount:
+            if net_subtotal < policy.min_order_amount:
                 raise errors.RedeemNotAllowed(
                     f"Points can be redeemed from an order of {_money(policy.min_order_amount)}."
                 )
@@ -659,7 +727,10 @@ def calculate(spec: ProgramSpec, state: CustomerState | None, check: CheckInput)
 
     rows: list[BreakdownRow] = []
     if state is not None:
-        rows = _accrual(spec, state, check, tier, subtotal, line_discount, members, tiebreak)
+        rows = _accrual(
+            spec, state, check, tier, net_subtotal, line_discount, members, tiebreak, promo_codes
+        )
+    rows = [_coupon_row(spec, c) for c in coupon_results if c.status == APPLIED] + rows
 
     per_line: dict[int, dict[str, Decimal]] = {i: {} for i in indices}
     for row in rows:
@@ -672,6 +743,7 @@ def calculate(spec: ProgramSpec, state: CustomerState | None, check: CheckInput)
             discount=line_discount.get(i, ZERO * MONEY_QUANTUM),
             earned_points=sum(per_line[i].values(), ZERO * spec.quantum),
             rule_points=per_line[i],
+            coupon_discount=line_coupon[i],
         )
         for i in indices
     )
@@ -681,16 +753,148 @@ def calculate(spec: ProgramSpec, state: CustomerState | None, check: CheckInput)
         max_redeemable=limit,
         redeemed_points=redeemed,
         discount=discount,
-        payable=subtotal - discount,
+        payable=subtotal - coupon_discount - discount,
         earned_points=sum((row.points for row in rows), ZERO * spec.quantum),
         tier_code=tier.code if tier is not None else None,
         lines=line_results,
         breakdown=tuple(rows),
+        coupon_discount=coupon_discount,
+        coupons=coupon_results,
+    )
+
+
+# --- step 0: coupons ---------------------------------------------------------------------------
+
+
+def _coupon_result(coupon: CouponSpec, status, template, params, shares=None) -> CouponResult:
+    shares = {i: off for i, off in (shares or {}).items() if off > 0}
+    return CouponResult(
+        code=coupon.code,
+        kind=coupon.kind,
+        reward=coupon.reward,
+        status=status,
+        reason=_reason(template, params),
+        reason_template=template,
+        reason_params=dict(params),
+        discount=sum(shares.values(), ZERO * MONEY_QUANTUM),
+        line_discounts=shares,
+    )
+
+
+def _coupons(
+    coupons: Sequence[CouponSpec], lines: Sequence[LineInput], members, tiebreak
+) -> tuple[tuple[CouponResult, ...], frozenset[str]]:
+    """Apply the coupons in the order given, each to the line amounts the ones before left.
+
+    A fixed amount is shared over the lines it covers in proportion to their amounts (largest
+    remainder), a percent is taken off each covered line (a cap applies to the coupon's total,
+    shared the same way), a free product takes one unit's price (amount ÷ quantity) of the
+    cheapest covered line. No share exceeds what is left of its line.
+    """
+    left = {i: line.amount for i, line in enumerate(lines)}
+    results: list[CouponResult] = []
+    promo: set[str] = set()
+    seen: set[str] = set()
+    for coupon in coupons:
+        params = {"code": coupon.code}
+        if coupon.code in seen:
+            results.append(
+                _coupon_result(coupon, REJECTED, gettext_noop("The code is given twice."), params)
+            )
+            continue
+        seen.add(coupon.code)
+        if coupon.rejected is not None:
+            results.append(_coupon_result(coupon, REJECTED, coupon.rejected, params))
+            continue
+        if coupon.kind == PROMO:
+            promo.add(coupon.code)
+            results.append(
+                _coupon_result(
+                    coupon,
+                    APPLIED,
+                    gettext_noop("Promo code %(code)s: the campaign's offers apply."),
+                    params,
+                )
+            )
+            continue
+        if coupon.kind == "gift":
+            results.append(
+                _coupon_result(
+                    coupon,
+                    REJECTED,
+                    gettext_noop("A gift is handed out by staff, not taken off a check."),
+                    params,
+                )
+            )
+            continue
+        covered = members(coupon.include) if coupon.include else frozenset(left)
+        eligible = sorted(i for i in covered if left[i] > 0)
+        if not eligible or (coupon.kind == "free_product" and not coupon.include):
+            results.append(
+                _coupon_result(
+                    coupon, REJECTED, gettext_noop("No line of this check is covered."), params
+                )
+            )
+            continue
+        weights = {i: left[i] for i in eligible}
+        base = sum(weights.values(), ZERO)
+        params["products"] = ", ".join(coupon.include) if coupon.include else "all products"
+        if coupon.kind == "discount_amount":
+            total = min(floor_money(coupon.amount or ZERO), base)
+            shares = allocate(total, weights, MONEY_QUANTUM, tiebreak)
+            params["amount"] = _money(coupon.amount or ZERO)
+            template = gettext_noop("%(amount)s off %(products)s")
+        elif coupon.kind == "discount_percent":
+            percent = coupon.percent or ZERO
+            shares = {i: floor_money(w * percent / HUNDRED) for i, w in weights.items()}
+            params["percent"] = _fmt(percent)
+            template = gettext_noop("%(percent)s%% off %(products)s")
+            total = sum(shares.values(), ZERO)
+            if coupon.max_amount is not None and total > coupon.max_amount:
+                total = floor_money(coupon.max_amount)
+                shares = allocate(total, weights, MONEY_QUANTUM, tiebreak)
+                params["max_amount"] = _money(coupon.max_amount)
+                template = gettext_noop("%(percent)s%% off %(products)s, at most %(max_amount)s")
+        elif coupon.kind == "free_product":
+
+            def unit(i: int) -> Decimal:
+                quantity = lines[i].quantity
+                price = floor_money(left[i] / quantity) if quantity >= ONE else left[i]
+                return min(price, left[i])
+
+            cheapest = min(eligible, key=lambda i: (unit(i), tiebreak(i)))
+            shares = {cheapest: unit(cheapest)}
+            params["product"] = lines[cheapest].name or lines[cheapest].sku
+            template = gettext_noop("One %(product)s free")
+        else:
+            results.append(
+                _coupon_result(
+                    coupon, REJECTED, gettext_noop("This coupon cannot be used here."), params
+                )
+            )
+            continue
+        for i, off in shares.items():
+            left[i] -= off
+        result = _coupon_result(coupon, APPLIED, template, params, shares)
+        results.append(result)
+    return tuple(results), frozenset(promo)
+
+
+def _coupon_row(spec: ProgramSpec, coupon: CouponResult) -> BreakdownRow:
+    """Step 0 in the breakdown: what the coupon took off (no points)."""
+    return BreakdownRow(
+        rule=f"coupon:{coupon.code}",
+        kind="coupon",
+        points=ZERO * spec.quantum,
+        reason=coupon.reason,
+        reason_template=coupon.reason_template,
+        reason_params=coupon.reason_params,
+        line_points={},
     )
 
 
 def _accrual(
-    spec, state, check, tier, subtotal, line_discount, members, tiebreak
+    spec, state, check, tier, subtotal, line_discount, members, tiebreak, promo_codes=frozenset()
 ) -> list[BreakdownRow]:
     lines = check.lines
     # 2. Base accrual on the earning lines' paid amounts.
@@ -718,6 +922,7 @@ def _accrual(
         paid=paid,
         base_raw=base_raw,
         in_sets=members,
+        promo_codes=promo_codes,
     )
     rows: list[BreakdownRow] = []
     base_total = spec.round_points(sum(base_raw.values(), ZERO))

@@ -26,6 +26,8 @@ from loyalty.rules.models import (
     ProductSet,
     Program,
     RedemptionPolicy,
+    Reward,
+    RewardKind,
     RuleKind,
     Tier,
 )
@@ -222,3 +224,44 @@ class EarnRuleForm(ProgrammeScopedForm):
 
     class Media:
         js = ["rules/earn_rule_kind.js"]
+
+
+class RewardForm(ProgrammeScopedForm):
+    """A catalogue item: the kind's parameters only, a free product needs its products."""
+
+    class Meta:
+        model = Reward
+        fields = [
+            "program",
+            "code",
+            "name",
+            "description",
+            "kind",
+            "is_active",
+            "points_cost",
+            *Reward.PARAMS,
+            "include",
+            "coupon_days",
+            "stock",
+            "limit_per_customer",
+            "tiers",
+            "valid_from",
+            "valid_until",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind in RewardKind.values:
+            for name in Reward.PARAMS:
+                if name not in Reward.KIND_PARAMS[kind] and name in data:
+                    data[name] = None  # a hidden or stale value of another kind is dropped
+            if (
+                kind == RewardKind.FREE_PRODUCT
+                and "include" in self.fields
+                and not data.get("include")
+            ):
+                self.add_error(
+                    "include", _("A free product needs the product sets it may be chosen from.")
+                )
+        return data

@@ -12,7 +12,7 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -610,3 +610,114 @@ class EarnRule(models.Model):
             add("limit_per_customer", _("Give 1 or more; leave empty for no limit."))
         if self.lifetime_days is not None and self.lifetime_days < 1:
             add("lifetime_days", _("Give 1 day or more; leave empty to use the programme's."))
+
+
+class RewardKind(models.TextChoices):
+    DISCOUNT_AMOUNT = "discount_amount", _("money off")
+    DISCOUNT_PERCENT = "discount_percent", _("percent off")
+    FREE_PRODUCT = "free_product", _("free product")
+    GIFT = "gift", _("gift handed out by staff")
+
+
+class Reward(models.Model):
+    """An item of the rewards catalogue: claimed for points, it issues a coupon.
+
+    ``claimed`` counts the coupons issued; the ledger changes it with ``F()`` under the row
+    lock (``loyalty.ledger.services.rewards``), never through forms.
+    """
+
+    program = models.ForeignKey(
+        Program, verbose_name=_("programme"), on_delete=models.CASCADE, related_name="rewards"
+    )
+    code = models.SlugField(_("code"), max_length=50)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(
+        _("description for customers"), blank=True, help_text=_("Shown in the cabinet")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=RewardKind.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    points_cost = points_field(_("points cost"), validators=[MinValueValidator(0)])
+    amount = money_field(_("money off"), null=True, blank=True)
+    percent = models.DecimalField(_("percent off"), **PERCENT, null=True, blank=True)
+    max_amount = money_field(
+        _("at most, money"), null=True, blank=True, help_text=_("Caps a percent discount")
+    )
+    include = models.ManyToManyField(
+        ProductSet,
+        verbose_name=_("only these products"),
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: the whole basket (not allowed for a free product)"),
+    )
+    coupon_days = models.PositiveIntegerField(
+        _("coupon lifetime, days"), default=30, validators=[MinValueValidator(1)]
+    )
+    stock = models.PositiveIntegerField(
+        _("stock"),
+        null=True,
+        blank=True,
+        help_text=_("Coupons that may be issued; empty: no limit"),
+    )
+    claimed = models.PositiveIntegerField(_("coupons issued"), default=0, editable=False)
+    limit_per_customer = models.PositiveIntegerField(_("times per customer"), null=True, blank=True)
+    tiers = models.ManyToManyField(
+        Tier, verbose_name=_("tiers"), blank=True, help_text=_("Empty: every tier")
+    )
+    valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["claimed"])
+
+    KIND_PARAMS = {
+        RewardKind.DISCOUNT_AMOUNT: ("amount",),
+        RewardKind.DISCOUNT_PERCENT: ("percent", "max_amount"),
+        RewardKind.FREE_PRODUCT: (),
+        RewardKind.GIFT: (),
+    }
+    PARAMS = ("amount", "percent", "max_amount")
+
+    class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
+        ordering = ["program", "points_cost", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="reward_code_per_program"),
+            models.CheckConstraint(
+                condition=Q(stock__isnull=True) | Q(claimed__lte=F("stock")),
+                name="reward_stock_not_oversold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.code
+
+    def clean(self):
+        problems: dict[str, list] = {}
+
+        def add(name, message):
+            problems.setdefault(name, []).append(message)
+
+        for name in self.PARAMS:
+            if name not in self.KIND_PARAMS.get(self.kind, ()) and getattr(self, name) is not None:
+                add(name, _("A reward of this kind does not use this; leave it empty."))
+        if self.kind == RewardKind.DISCOUNT_AMOUNT and (self.amount is None or self.amount <= 0):
+            add("amount", _("Give the money off, greater than zero."))
+        if self.kind == RewardKind.DISCOUNT_PERCENT:
+            if self.percent is None or not (0 < self.percent <= 100):
+                add("percent", _("Give a percent greater than 0 and at most 100."))
+            if self.max_amount is not None and self.max_amount <= 0:
+                add("max_amount", _("The cap must be greater than zero; leave empty for none."))
+        if self.points_cost is not None:
+            if self.points_cost < 0:
+                add("points_cost", _("The cost cannot be negative."))
+            elif self.program_id and not points_exact(
+                self.points_cost, precision=self.program.precision
+            ):
+                add("points_cost", _("Give at most the programme's decimal places."))
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            add("valid_until", _("The reward must end after it starts."))
+        if self.limit_per_customer is not None and self.limit_per_customer < 1:
+            add("limit_per_customer", _("Give 1 or more; leave empty for no limit."))
+        if problems:
+            raise ValidationError(problems)

@@ -15,7 +15,8 @@ from decimal import Decimal
 from django.utils.translation import gettext
 
 from loyalty.rules import engine, loader
-from loyalty.rules.models import Outlet, Program, Tier
+from loyalty.rules.models import Outlet, Program, Reward, Tier
+from loyalty.rules.rewards import code_normalise, codes_normalise, coupon_spec
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ class Simulation:
     def reasons(self) -> list[tuple[engine.BreakdownRow, str]]:
         """Breakdown rows with their reasons in the admin's language."""
         return [(row, gettext(row.reason_template) % dict(row.reason_params)) for row in self.rows]
+
+    def coupon_rows(self) -> list[tuple[engine.CouponResult, str]]:
+        return [
+            (c, gettext(c.reason_template) % dict(c.reason_params)) for c in self.result.coupons
+        ]
 
     @property
     def rows(self) -> tuple[engine.BreakdownRow, ...]:
@@ -49,9 +55,12 @@ def basket_simulate(
     available: Decimal,
     purchases_count: int = 0,
     segments: Iterable[str] = (),
+    coupons: Iterable[str] = (),
 ) -> Simulation:
     """What a customer in ``tier`` with ``available`` points would redeem and earn. Reads only.
 
+    ``coupons``: a reward's code simulates a fresh coupon of that reward; any other code is
+    taken as a promo code (it switches on the campaign rules that require it).
     ``tier`` None means the programme's entry tier. Raises the engine's errors
     (ValidationFailed, RedeemNotAllowed, InsufficientPoints, RedeemLimitExceeded).
     """
@@ -68,7 +77,28 @@ def basket_simulate(
         segments=frozenset(segments),
     )
     check = engine.CheckInput(
-        lines=tuple(lines), outlet=outlet.code, channel=outlet.channel, now=at, redeem=redeem
+        lines=tuple(lines),
+        outlet=outlet.code,
+        channel=outlet.channel,
+        now=at,
+        redeem=redeem,
+        coupons=simulated_coupons(program, coupons),
     )
     result = engine.calculate(spec, state, check)
     return Simulation(result=result, spec=spec, state=state, lines=tuple(lines))
+
+
+def simulated_coupons(program: Program, codes: Iterable[str]) -> tuple[engine.CouponSpec, ...]:
+    wanted = codes_normalise(codes)
+    if not wanted:
+        return ()
+    rewards = {
+        code_normalise(r.code): r
+        for r in Reward.objects.filter(program=program).prefetch_related("include")
+    }
+    return tuple(
+        coupon_spec(rewards[code], code=code)
+        if code in rewards
+        else engine.CouponSpec(code=code, kind=engine.PROMO)
+        for code in wanted
+    )

@@ -52,6 +52,7 @@ def test_calculate_previews_without_writing(client, member):
             {"rule": "tier:base", "points": "20", "reason": "5% of 400.00"},
             {"rule": "latte", "points": "20", "reason": response.json()["breakdown"][1]["reason"]},
         ],
+        "coupons": [],
     }
     assert not Check.objects.exists()
 

@@ -13,7 +13,15 @@ from tests.factories import ProductSetFactory, ProgramFactory, TierFactory
 
 pytestmark = pytest.mark.django_db
 
-INLINES = ["tiers", "redemption_policy", "outlets", "categories", "product_sets", "earn_rules"]
+INLINES = [
+    "tiers",
+    "redemption_policy",
+    "outlets",
+    "categories",
+    "product_sets",
+    "earn_rules",
+    "rewards",
+]
 
 
 def formset(prefix: str, rows: list[dict], initial: int = 0) -> dict:

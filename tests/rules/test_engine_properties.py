@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from core import errors
 from loyalty.rules import engine
-from tests.rules.engine_builders import D, check, program, rule
+from tests.rules.engine_builders import D, check, program, rule, state
 
 PRODUCTS = [
     ("LATTE", "coffee"),
@@ -229,3 +229,81 @@ def test_results_do_not_depend_on_line_order(case, data):
         )
 
     assert per_line(first, basket) == per_line(second, [basket[i] for i in order])
+
+
+# --- step 0: coupons ---------------------------------------------------------------------------
+
+
+@st.composite
+def coupon_specs(draw):
+    kind = draw(st.sampled_from(["discount_amount", "discount_percent", "free_product"]))
+    include = draw(st.sampled_from([(), ("coffee",), ("pastry",), ("coffee", "drinks")]))
+    if kind == "free_product" and not include:
+        include = ("coffee",)
+    return engine.CouponSpec(
+        code=draw(st.sampled_from(["A", "B", "C", "D"])),
+        kind=kind,
+        amount=draw(money(1, 100_000)) if kind == "discount_amount" else None,
+        percent=D(draw(st.integers(1, 100))) if kind == "discount_percent" else None,
+        max_amount=(
+            draw(st.one_of(st.none(), money(1, 50_000))) if kind == "discount_percent" else None
+        ),
+        include=include,
+    )
+
+
+def _coupon_check(basket, coupons, redeem=None):
+    return engine.CheckInput(
+        lines=tuple(basket),
+        now=check().now,
+        outlet="msk-1",
+        channel="offline",
+        redeem=redeem,
+        coupons=tuple(coupons),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    spec=programs(),
+    basket=st.lists(lines(), min_size=1, max_size=6),
+    coupons=st.lists(coupon_specs(), max_size=4),
+)
+def test_coupons_never_exceed_a_line_and_their_shares_sum_exactly(spec, basket, coupons):
+    result = engine.calculate(spec, state(available=10_000), _coupon_check(basket, coupons, "max"))
+    for line_in, line_out in zip(basket, result.lines, strict=True):
+        assert 0 <= line_out.coupon_discount <= line_in.amount
+        assert line_out.discount <= line_in.amount - line_out.coupon_discount
+    assert sum(line.coupon_discount for line in result.lines) == result.coupon_discount
+    assert sum(c.discount for c in result.coupons) == result.coupon_discount
+    for c in result.coupons:
+        assert sum(c.line_discounts.values(), Decimal(0)) == c.discount
+    assert result.payable == result.subtotal - result.coupon_discount - result.discount
+    assert result.payable >= 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    spec=programs(),
+    basket=st.lists(lines(), min_size=1, max_size=6),
+    coupons=st.lists(coupon_specs(), max_size=3),
+    order=st.randoms(use_true_random=False),
+)
+def test_coupon_results_do_not_depend_on_line_order(spec, basket, coupons, order):
+    shuffled = list(basket)
+    order.shuffle(shuffled)
+    customer = state(available=10_000)
+    first = engine.calculate(spec, customer, _coupon_check(basket, coupons, "max"))
+    second = engine.calculate(spec, customer, _coupon_check(shuffled, coupons, "max"))
+
+    def per_line(lines_in, result):
+        return Counter(
+            (repr(line), out.coupon_discount, out.discount, out.earned_points)
+            for line, out in zip(lines_in, result.lines, strict=True)
+        )
+
+    assert per_line(basket, first) == per_line(shuffled, second)
+    assert [(c.code, c.status, c.discount) for c in first.coupons] == [
+        (c.code, c.status, c.discount) for c in second.coupons
+    ]
+    assert (first.payable, first.earned_points) == (second.payable, second.earned_points)

@@ -5,6 +5,8 @@
 * ``checks`` — calculate and commit a check; ``refunds`` — refund and cancel it;
 * ``reservations`` — two-phase payment: reserve a check, confirm it, release lapsed holds;
 * ``grants`` — grants, transfers out, adjustments, event bonuses;
+* ``rewards`` — a reward claimed for points (a coupon), a gift handed out; ``coupons`` —
+  the codes a check gives, resolved, used and given back;
 * ``expiry``, ``tiers``, ``reconcile`` — the batch side.
 
 Every public operation is one transaction that locks the account row first (then the check,
@@ -49,6 +51,7 @@ from loyalty.ledger.services.reservations import (
     reservation_open,
     reservations_release,
 )
+from loyalty.ledger.services.rewards import RewardClaim, gift_hand_out, reward_claim
 from loyalty.ledger.services.tiers import (
     TierReevaluation,
     account_qualification_value,
@@ -65,6 +68,7 @@ __all__ = [
     "EventAward",
     "ExpiryResult",
     "ReleaseResult",
+    "RewardClaim",
     "TierReevaluation",
     "account_lock",
     "account_open",
@@ -84,6 +88,7 @@ __all__ = [
     "customer_state_providers",
     "event_award",
     "event_source",
+    "gift_hand_out",
     "ledger_reconcile",
     "member_account_lock",
     "points_adjust",
@@ -93,5 +98,6 @@ __all__ = [
     "qualification_values",
     "reservation_open",
     "reservations_release",
+    "reward_claim",
     "tiers_reevaluate",
 ]

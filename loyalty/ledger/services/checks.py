@@ -33,6 +33,12 @@ from loyalty.ledger.models import (
 from loyalty.ledger.selectors import Balance, account_balance, lots_balance
 from loyalty.ledger.services import movements
 from loyalty.ledger.services.accounts import account_lock, account_open, member_account_lock
+from loyalty.ledger.services.coupons import (
+    check_coupons_json,
+    coupons_rejected_error,
+    coupons_resolve,
+    coupons_use,
+)
 from loyalty.ledger.services.tiers import account_tier_upgrade
 from loyalty.rules import engine, loader
 from loyalty.rules.models import EarnRule, Outlet, Program, Tier
@@ -142,13 +148,14 @@ def calculate_with_budget_locks(
     raise loader.BudgetNotLocked("The budget locks did not settle.")  # the set only grows
 
 
-def _check_input(lines, *, outlet: Outlet, at: datetime, redeem) -> engine.CheckInput:
+def _check_input(lines, *, outlet: Outlet, at: datetime, redeem, coupons=()) -> engine.CheckInput:
     return engine.CheckInput(
         lines=tuple(lines),
         outlet=outlet.code,
         channel=outlet.channel,
         now=at,
         redeem=redeem,
+        coupons=tuple(coupons),
     )
 
 
@@ -161,10 +168,12 @@ def check_calculate(
     redeem,
     now: datetime,
     occurred_at: datetime | None = None,
+    coupons: Sequence[str] = (),
 ) -> CheckQuote:
     """Preview a check: what it would redeem and earn. Writes nothing.
 
-    Raises CustomerBlocked and the engine's calculation errors.
+    ``coupons`` are codes (reward coupons, promo codes): a rejected one is reported in the
+    result, not raised. Raises CustomerBlocked and the engine's calculation errors.
     """
     at = occurred_at or now
     account = None
@@ -200,7 +209,8 @@ def check_calculate(
             spec=spec,
             limited=limited_rule_codes(loaded, events=False),
         )
-    check_input = _check_input(lines, outlet=outlet, at=at, redeem=redeem)
+    specs = coupons_resolve(program=program, account=account, codes=coupons, at=at)
+    check_input = _check_input(lines, outlet=outlet, at=at, redeem=redeem, coupons=specs)
     result = _calculate(spec, state, check_input)
     after = _balance_after(program, balance, result, at=at, now=now)
     if account is not None:
@@ -256,8 +266,12 @@ def check_commit(
     now: datetime,
     occurred_at: datetime | None = None,
     reserve: bool = False,
+    coupons: Sequence[str] = (),
 ) -> CommittedCheck:
     """Commit a check: redeem, earn per rule, count the visit, upgrade the tier.
+
+    ``coupons`` are applied first (step 0): reward coupons are marked used by this check and
+    promo codes counted, in the same transaction; a rejected one raises CouponInvalid.
 
     Locks the account and runs the engine; then locks the budgeted rules the check awards from
     (by id) and runs it again with their budgets as locked (``calculate_with_budget_locks``).
@@ -289,6 +303,7 @@ def check_commit(
                     now=now,
                     at=at,
                     reserve=reserve,
+                    coupons=coupons,
                 )
             return _commit_member(
                 program=program,
@@ -302,6 +317,7 @@ def check_commit(
                 now=now,
                 at=at,
                 reserve=reserve,
+                coupons=coupons,
             )
     except IntegrityError as exc:
         if _receipt_taken(exc):
@@ -351,6 +367,7 @@ def _commit_member(
     now,
     at,
     reserve=False,
+    coupons=(),
 ) -> CommittedCheck:
     # One statement: the account row locked, the programme's configuration version, and the
     # operation a replay of this key would return. Both are read in the statement's snapshot,
@@ -396,10 +413,13 @@ def _commit_member(
         spec=loaded.spec,
         limited=limited_rule_codes(loaded, events=False),
     )
-    check_input = _check_input(lines, outlet=outlet, at=at, redeem=redeem)
+    specs = coupons_resolve(program=program, account=account, codes=coupons, at=at)
+    check_input = _check_input(lines, outlet=outlet, at=at, redeem=redeem, coupons=specs)
     loaded, result = calculate_with_budget_locks(
         loaded, lambda spec: _calculate(spec, state, check_input)
     )
+    if (rejected := coupons_rejected_error(result)) is not None:
+        raise rejected
     earning = [row for row in result.breakdown if row.points > 0]
     burn_lots, debts = movements.check_lots(
         account.pk, now=now, redeem=result.redeemed_points, debts=bool(earning)
@@ -428,6 +448,8 @@ def _commit_member(
     check = _create_check(
         program, outlet, account, lines, result, receipt_number, at, reserved_until=until
     )
+    if result.coupons:
+        coupons_use(program=program, account=account, check=check, result=result, now=now)
     op = movements.operation_new(
         account,
         kind=OperationKind.HOLD if reserve else OperationKind.CHECK,
@@ -513,6 +535,8 @@ def _create_check(
         occurred_at=at,
         subtotal=result.subtotal,
         discount=result.discount,
+        coupon_discount=result.coupon_discount,
+        coupons=check_coupons_json(result),
         payable=result.payable,
         redeemed_points=result.redeemed_points,
         earned_points=result.earned_points,
@@ -536,6 +560,7 @@ def _create_check(
                 is_promo=line.is_promo,
                 redeemed_points=per_line[i].redeemed_points if i in per_line else ZERO,
                 discount=per_line[i].discount if i in per_line else ZERO,
+                coupon_discount=per_line[i].coupon_discount if i in per_line else ZERO,
                 earned_points=per_line[i].earned_points if i in per_line else ZERO,
                 rule_points={
                     code: str(pts)
@@ -564,18 +589,25 @@ def _row_json(row) -> dict:
 
 
 def _commit_anonymous(
-    *, program, outlet, lines, redeem, receipt_number, now, at, reserve=False
+    *, program, outlet, lines, redeem, receipt_number, now, at, reserve=False, coupons=()
 ) -> CommittedCheck:
     """An anonymous check earns and redeems nothing but is recorded for reports.
 
     Asking it to redeem points fails as in ``check_calculate`` (RedeemNotAllowed); "max" is 0.
+    A reward coupon needs its customer: given here it is rejected (CouponInvalid).
     """
     spec = loader.program_spec(program)
-    result = _calculate(spec, None, _check_input(lines, outlet=outlet, at=at, redeem=redeem))
+    specs = coupons_resolve(program=program, account=None, codes=coupons, at=at)
+    check_input = _check_input(lines, outlet=outlet, at=at, redeem=redeem, coupons=specs)
+    result = _calculate(spec, None, check_input)
+    if (rejected := coupons_rejected_error(result)) is not None:
+        raise rejected
     until = now + timedelta(minutes=program.reservation_minutes) if reserve else None
     check = _create_check(
         program, outlet, None, lines, result, receipt_number, at, reserved_until=until
     )
+    if result.coupons:
+        coupons_use(program=program, account=None, check=check, result=result, now=now)
     return CommittedCheck(
         check=check,
         result=result,

@@ -35,6 +35,7 @@ from loyalty.ledger.models import (
 from loyalty.ledger.services import movements
 from loyalty.ledger.services.accounts import account_lock
 from loyalty.ledger.services.checks import release_awards
+from loyalty.ledger.services.coupons import coupons_release
 from loyalty.ledger.services.reservations import reservation_cancel
 from loyalty.rules.models import Program
 
@@ -86,7 +87,7 @@ def _plan_return(program: Program, lines: Sequence[CheckLine], quantities: dict[
             continue
         before, after = line.refunded_quantity, line.refunded_quantity + qty
         new_refunded[line.pk] = after
-        paid = line.amount - line.discount
+        paid = line.amount - line.coupon_discount - line.discount  # what the customer paid
         amount += _cumulative_money(paid, after, line.quantity) - _cumulative_money(
             paid, before, line.quantity
         )
@@ -341,6 +342,7 @@ def check_cancel(
         if check.status == CheckStatus.CANCELLED:
             raise errors.CheckAlreadyCancelled()
         Check.objects.filter(pk=check.pk).update(status=CheckStatus.CANCELLED)
+        coupons_release(check=check, now=now)
         return None
     account, check, op = _lock(check, source=source, idempotency_key=idempotency_key)
     if op is not None:
@@ -369,6 +371,7 @@ def check_cancel(
         op.meta["forgiven"] = str(done.forgiven)
     Operation.objects.filter(pk=op.pk).update(meta=op.meta)
     release_awards(check)
+    coupons_release(check=check, now=now)
     CheckLine.objects.filter(check_obj=check).update(refunded_quantity=F("quantity"))
     Check.objects.filter(pk=check.pk).update(
         status=CheckStatus.CANCELLED, refunded_amount=F("refunded_amount") + plan.amount

@@ -40,6 +40,7 @@ from loyalty.ledger.selectors import Balance, account_balance, lots_balance
 from loyalty.ledger.services import movements
 from loyalty.ledger.services.accounts import account_lock
 from loyalty.ledger.services.checks import CommittedCheck, check_commit, release_awards
+from loyalty.ledger.services.coupons import coupons_release
 from loyalty.ledger.services.tiers import account_tier_upgrade
 from loyalty.rules import loader
 from loyalty.rules.models import Program, Tier
@@ -225,6 +226,7 @@ def reservation_cancel(account, check: Check, *, source: str, idempotency_key: s
     released = movements.hold_release(op, account, check.pk, now=now)
     if check.status == CheckStatus.RESERVED:
         release_awards(check)  # a lapsed one gave them back when it was released
+        coupons_release(check=check, now=now)
     op.meta = {"clawed_back": "0", "restored": str(released)}
     Operation.objects.filter(pk=op.pk).update(meta=op.meta)
     Check.objects.filter(pk=check.pk).update(status=CheckStatus.CANCELLED)
@@ -286,5 +288,6 @@ def _release_one(check_id: int, account_id: int | None, *, now: datetime) -> Dec
         )
         released = movements.hold_release(op, account, check.pk, now=now)
         release_awards(check)
+    coupons_release(check=check, now=now)  # a reserved check's coupons come back (still valid)
     Check.objects.filter(pk=check.pk).update(status=CheckStatus.RESERVATION_EXPIRED)
     return released

@@ -11,7 +11,15 @@ from loyalty.rules.definition import PROGRAM_SECTIONS
 from loyalty.rules.models import EarnRule, Program
 
 # The programme's lists of parts, after its own sections.
-PROGRAM_PARTS = ("redemption", "categories", "product_sets", "tiers", "earn_rules", "outlets")
+PROGRAM_PARTS = (
+    "redemption",
+    "categories",
+    "product_sets",
+    "tiers",
+    "earn_rules",
+    "outlets",
+    "rewards",
+)
 PROGRAM_KEYS = {
     *(
         key
@@ -41,6 +49,31 @@ RULE_M2M = {
     "tiers": "tiers",
     "include": "product_sets",
     "exclude": "product_sets",
+}
+
+
+# The rewards catalogue (optional key "rewards"); the model field has the key's name except
+# "active". The kind's parameters are written only for kinds that use them.
+REWARD_PARAMS = ("amount", "percent", "max_amount")
+REWARD_KEYS = {
+    "code",
+    "name",
+    "description",
+    "kind",
+    "active",
+    "points_cost",
+    *REWARD_PARAMS,
+    "include",
+    "coupon_days",
+    "stock",
+    "limit_per_customer",
+    "tiers",
+    "valid_from",
+    "valid_until",
+}
+REWARD_FILE_KEYS = {
+    **{k: k for k in REWARD_KEYS if k not in ("active", "include", "tiers")},
+    "is_active": "active",
 }
 
 

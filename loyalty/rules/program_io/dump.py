@@ -25,9 +25,11 @@ from loyalty.rules.models import (
     ProductSet,
     Program,
     RedemptionPolicy,
+    Reward,
     Tier,
 )
 from loyalty.rules.program_io.document import (
+    REWARD_PARAMS,
     RULE_CONDITIONS,
     RULE_M2M,
     RULE_PARAMS,
@@ -111,7 +113,34 @@ def program_dump(*, program: Program) -> dict:
         }
         for o in Outlet.objects.filter(program=program).order_by("code")
     ]
+    rewards = list(
+        Reward.objects.filter(program=program).prefetch_related("include", "tiers").order_by("code")
+    )
+    if rewards:
+        data["rewards"] = [_dump_reward(reward) for reward in rewards]
     return data
+
+
+def _dump_reward(reward: Reward) -> dict:
+    item: dict[str, Any] = {"code": reward.code, "name": reward.name}
+    if reward.description:
+        item["description"] = reward.description
+    item["kind"] = reward.kind
+    if not reward.is_active:
+        item["active"] = False
+    item["points_cost"] = _dec(reward.points_cost)
+    for key in REWARD_PARAMS:
+        if key in Reward.KIND_PARAMS.get(reward.kind, ()) and getattr(reward, key) is not None:
+            item[key] = _dec(getattr(reward, key))
+    item["include"] = _codes(reward.include)
+    item["coupon_days"] = reward.coupon_days
+    item["stock"] = reward.stock
+    item["limit_per_customer"] = reward.limit_per_customer
+    item["tiers"] = _codes(reward.tiers)
+    for key in ("valid_from", "valid_until"):
+        value = getattr(reward, key)
+        item[key] = value.isoformat() if value is not None else None
+    return item
 
 
 def _dec(value: Decimal | None, key: str = "") -> str | None:

@@ -26,11 +26,13 @@ from loyalty.rules.models import (
     ProductSet,
     Program,
     RedemptionPolicy,
+    Reward,
     Tier,
 )
 from loyalty.rules.program_io.document import (
     PROGRAM_KEYS,
     PROGRAM_PATHS,
+    REWARD_FILE_KEYS,
     RULE_FILE_KEYS,
     external_rule_ids,
     scalar_fields,
@@ -89,6 +91,7 @@ def plan_write(reader: Reader, plan: dict) -> Program:
     if reader.problems:
         return program
     _write_rules(reader, program, plan["earn_rules"], sets=sets, tiers=tiers, outlets=outlets)
+    _write_rewards(reader, program, plan["rewards"], sets=sets, tiers=tiers)
     # Tier ranks and retired outlets are written with .update(), which sends no signal.
     program_config_changed(program.pk)
     return program
@@ -234,3 +237,32 @@ def _write_rules(reader, program, items, *, sets, tiers, outlets) -> None:
             if rule.is_active:
                 rule.is_active = False
                 rule.save(update_fields=["is_active", "updated_at"])
+
+
+def _write_rewards(reader, program, items, *, sets, tiers) -> None:
+    """The catalogue: rewards matched by code; one missing from the file is deleted, or
+    deactivated if coupons were issued for it (they keep pointing at it)."""
+    existing = {r.code: r for r in Reward.objects.filter(program=program)}
+    targets = {"include": sets, "tiers": tiers}
+    saved = set()
+    for i, item in enumerate(items):
+        path = f"rewards[{i}]"
+        code = item["fields"]["code"]
+        reward = existing.get(code) or Reward(program=program)
+        changed = _assign(reward, item["fields"])
+        if reader.full_clean(reward, path, REWARD_FILE_KEYS, exclude=["program"]):
+            if changed:
+                reward.save()
+            for key, codes in item["m2m"].items():
+                getattr(reward, key).set([targets[key][c] for c in codes])
+            saved.add(code)
+    for code, reward in existing.items():
+        if code in saved:
+            continue
+        try:
+            with transaction.atomic():
+                reward.delete()
+        except ProtectedError:  # coupons were issued: keep it for them
+            if reward.is_active:
+                reward.is_active = False
+                reward.save(update_fields=["is_active"])

@@ -19,7 +19,7 @@ from loyalty.rules.definition import (
     TIER_KEYS,
 )
 from loyalty.rules.models import RedemptionPolicy
-from loyalty.rules.program_io.document import RULE_KEYS, RULE_M2M, scalar_fields
+from loyalty.rules.program_io.document import REWARD_KEYS, RULE_KEYS, RULE_M2M, scalar_fields
 from loyalty.rules.program_io.reader import Reader
 
 
@@ -184,7 +184,44 @@ def plan_read(reader: Reader, top: dict) -> dict:
     plan["earn_rules"] = [
         _rule_read(reader, item, f"earn_rules[{i}]", known) for i, item in enumerate(rules)
     ]
+    rewards = reader.list(top.get("rewards"), "rewards")
+    reader.unique_codes(rewards, "rewards")
+    plan["rewards"] = [
+        _reward_read(reader, item, f"rewards[{i}]", known) for i, item in enumerate(rewards)
+    ]
     return plan
+
+
+def _reward_read(reader: Reader, item, path: str, known: dict[str, set[str]]) -> dict:
+    item = reader.obj(item, path, REWARD_KEYS, required=("code", "name", "kind", "points_cost"))
+    fields: dict[str, Any] = {
+        "code": reader.text(item.get("code"), f"{path}.code"),
+        "name": reader.text(item.get("name"), f"{path}.name"),
+        "description": reader.text(item.get("description", ""), f"{path}.description", blank=True),
+        "kind": reader.text(item.get("kind"), f"{path}.kind"),
+        "is_active": reader.boolean(item.get("active", True), f"{path}.active"),
+        "points_cost": reader.decimal(item.get("points_cost"), f"{path}.points_cost"),
+        "coupon_days": reader.integer(
+            item.get("coupon_days", 30), f"{path}.coupon_days", minimum=1
+        ),
+        "stock": reader.integer(item.get("stock"), f"{path}.stock", null=True),
+        "limit_per_customer": reader.integer(
+            item.get("limit_per_customer"), f"{path}.limit_per_customer", null=True, minimum=1
+        ),
+        "valid_from": reader.instant(item.get("valid_from"), f"{path}.valid_from"),
+        "valid_until": reader.instant(item.get("valid_until"), f"{path}.valid_until"),
+    }
+    for key in ("amount", "percent", "max_amount"):
+        fields[key] = reader.decimal(item.get(key), f"{path}.{key}", null=True)
+    m2m = {
+        "include": reader.codes(
+            item.get("include"), f"{path}.include", known["product_sets"], "product set"
+        ),
+        "tiers": reader.codes(item.get("tiers"), f"{path}.tiers", known["tiers"], "tier"),
+    }
+    if fields["kind"] == "free_product" and not m2m["include"] and "include" not in reader.problems:
+        reader.add(f"{path}.include", "A free product needs the product sets it covers.")
+    return {"fields": fields, "m2m": m2m}
 
 
 _PART_NAMES = {"outlets": "outlet", "tiers": "tier", "product_sets": "product set"}
