@@ -78,6 +78,7 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "tier_since",
         "balance_available",
         "balance_pending",
+        "balance_held",
         "lifetime_spend",
         "lifetime_visits",
         "lifetime_earned",
@@ -85,7 +86,7 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "enrolled_at",
         "enrolled_outlet",
     )
-    exclude = ("available", "pending", "pending_release_at")
+    exclude = ("available", "pending", "held", "pending_release_at")
     inlines = [LotInline, EntryInline]
     actions = ["adjust_points"]
     admin_allows = frozenset({"change"})
@@ -97,6 +98,11 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("pending"))
     def balance_pending(self, obj):
         return account_balance(obj, now=timezone.now()).pending
+
+    @admin.display(description=_("held"))
+    def balance_held(self, obj):
+        """Held by reserved checks (two-phase payment) until confirmed or released."""
+        return account_balance(obj, now=timezone.now()).held
 
     @admin.action(description=_("Adjust points (with a reason)"), permissions=["adjust"])
     def adjust_points(self, request, queryset):

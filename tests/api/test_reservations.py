@@ -401,3 +401,16 @@ def test_an_anonymous_check_can_be_reserved_and_confirmed(client, clock):
     assert late.status_code == 409 and late.json()["code"] == "reservation_expired"
     assert reservations_release(now=clock.at).checks == 1
     assert Check.objects.get(public_id=other.json()["id"]).status == "expired"
+
+
+def test_reports_count_a_reserved_check_only_once_confirmed(client, program, account, clock):
+    from reports.selectors.days import counted_checks
+
+    day = clock.at.date()
+    data = reserve(client)
+    window = (day - timedelta(days=1), day + timedelta(days=1))
+    assert not counted_checks(program, *window).exists()
+    post(client, f"/api/v1/checks/{data['id']}/confirm", key="c")
+    assert list(counted_checks(program, *window).values_list("public_id", flat=True)) == [
+        Check.objects.get(public_id=data["id"]).public_id
+    ]

@@ -84,3 +84,54 @@ def test_admin_and_public_pages_fit_a_desktop_window(
         assert "Programme and rules" in sidebar
         assert "Programme health" in page.locator("#content").inner_text()
     context.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "prefix", "label"), [("ru", "", "Удержано"), ("en", "/en", "Held")]
+)
+def test_an_account_shows_its_held_points(desktop, marketer, shot, language, prefix, label):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from loyalty.ledger.services import account_open, check_reserve
+    from loyalty.rules.engine import LineInput
+    from tests.factories import (
+        CustomerFactory,
+        OutletFactory,
+        ProgramFactory,
+        RedemptionPolicyFactory,
+        TierFactory,
+    )
+    from tests.ledger.helpers import grant
+
+    now = timezone.now()
+    program = ProgramFactory(code="coffee-held", lifetime_days=365)
+    TierFactory(program=program, code="base", rank=0, threshold=Decimal(0), earn_percent=5)
+    RedemptionPolicyFactory(program=program, max_share=Decimal("0.30"))
+    outlet = OutletFactory(program=program, code="msk-9")
+    customer = CustomerFactory(phone="+79990001199", first_name="Анна")
+    account = account_open(program=program, customer=customer, now=now, outlet=outlet)
+    grant(account, 1000, now, key="seed")
+    line = LineInput("LATTE", "coffee", "Latte", Decimal(2), Decimal(250), Decimal(500), False)
+    check_reserve(
+        program=program,
+        outlet=outlet,
+        customer=customer,
+        lines=[line],
+        redeem=Decimal(100),
+        receipt_number="A-1",
+        source="test",
+        idempotency_key="reserve",
+        now=now,
+    )
+    context = desktop("ru-RU" if language == "ru" else "en-US")
+    page = context.new_page()
+    sign_in(page, prefix)
+    page.goto(f"{prefix}/admin/ledger/account/{account.pk}/change/")
+    page.wait_for_load_state("networkidle")
+    shot(page, f"admin-account-held-{language}")
+    content = page.locator("#content").inner_text()
+    assert label in content and "100" in content and "900" in content
+    assert width(page) <= WIDTH
+    context.close()
