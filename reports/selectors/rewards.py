@@ -1,7 +1,7 @@
-"""Rewards and coupons in a period: extra figures beside the KPIs of REPORTS.md.
+"""Rewards and coupons in a period: extra figures beside the KPIs of docs/reports.md.
 
-REPORTS.md defines no key for them, so ``program_kpis`` and ``report_kpis`` are unchanged:
-these figures are their own selector (and the dashboard's extra table). Points a claim burns
+The KPI contract defines no key for them, so ``program_kpis`` and ``report_kpis`` are
+unchanged: these figures are their own selector (not on the dashboard yet). Points a claim burns
 are ``redeemed`` entries, so ``points.redeemed`` already counts them; ``points_spent`` here
 says how much of that went on rewards.
 """

@@ -429,3 +429,22 @@ def test_calculate_with_coupons_runs_a_constant_number_of_queries(
     with django_assert_max_num_queries(counts[0]):
         post(client, "/api/v1/checks/calculate", check_body([code], lines=[latte()] * 25))
     assert Operation.objects.filter(kind=OperationKind.REWARD).count() == 1
+
+
+def test_commit_with_a_coupon_runs_a_constant_number_of_queries(client, member, rewards):
+    codes = [coupon_of(client, "minus-100", f"c{i}") for i in range(3)]
+    # Cheap lines: no check crosses a tier threshold (an upgrade writes more).
+    cheap = latte(qty="1", price="20.00")
+    post(client, "/api/v1/checks", check_body([codes[0]], "W-0", lines=[cheap]), "w0")
+    counts = []
+    for i, n in ((1, 1), (2, 10)):
+        with CaptureQueriesContext(connection) as ctx:
+            response = post(
+                client,
+                "/api/v1/checks",
+                check_body([codes[i]], f"W-{i}", lines=[cheap] * n),
+                f"w{i}",
+            )
+        assert response.status_code == 201, response.content
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts

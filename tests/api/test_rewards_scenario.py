@@ -61,7 +61,8 @@ def test_enrol_earn_claim_pay_refund_cancel(client, program):
         assert response.status_code == 201, response.content
         return response.json()
 
-    # 1. Earn: 20 lattes at 250.00 = 5000.00 → 5 % = 250 and 10 per latte = 200: 450.
+    # 1. Earn: 20 lattes at 250.00 = 5000.00 → 5 % = 250 and 10 per latte = 200: 450. The
+    # 5000.00 spent lifts Anna to Silver (10 %, from 1000.00) right after the check.
     first = check("A-1", [latte(qty="20")], "k1")
     assert first["earned_points"] == "450"
     assert available() == D(450)
@@ -91,7 +92,7 @@ def test_enrol_earn_claim_pay_refund_cancel(client, program):
 
     # 3. Pay with the coupon and points: 2 lattes = 500.00; the coupon takes 100.00 off;
     # points: min(150, 30 % of 400.00 = 120) = 120 → 120.00; payable 500 − 100 − 120 = 280.00;
-    # earned 5 % of 280.00 = 14, plus 10 × 2 = 20: 34. Balance 150 − 120 + 34 = 64.
+    # earned 10 % (Silver) of 280.00 = 28, plus 10 × 2 = 20: 48. Balance 150 − 120 + 48 = 78.
     paid = check("A-2", [latte()], "k2", coupons=[first_coupon], redeem="max")
     assert paid["coupons"] == [
         {
@@ -107,11 +108,12 @@ def test_enrol_earn_claim_pay_refund_cancel(client, program):
         "120.00",
         "280.00",
     )
-    assert paid["earned_points"] == "34"
-    assert available() == D(64)
+    assert paid["tier"] == {"code": "silver", "name": "Silver"}
+    assert paid["earned_points"] == "48"
+    assert available() == D(78)
 
-    # 4. Refund one of the two lattes: claw back 14/2 = 7 and 20/2 = 10; give back 120/2 = 60.
-    # Balance 64 − 17 + 60 = 107. The coupon stays used.
+    # 4. Refund one of the two lattes: claw back 28/2 = 14 and 20/2 = 10; give back 120/2 = 60.
+    # Balance 78 − 24 + 60 = 114. The coupon stays used.
     refund = post(
         client,
         f"/api/v1/checks/{paid['id']}/refunds",
@@ -119,19 +121,19 @@ def test_enrol_earn_claim_pay_refund_cancel(client, program):
         "k3",
     )
     assert refund.status_code == 201, refund.content
-    assert (refund.json()["clawed_back_points"], refund.json()["restored_points"]) == ("17", "60")
-    assert available() == D(107)
+    assert (refund.json()["clawed_back_points"], refund.json()["restored_points"]) == ("24", "60")
+    assert available() == D(114)
     assert Coupon.objects.get(code=first_coupon).used_at is not None
 
-    # 5. Another check with the second coupon: 250.00 − 100.00 = 150.00; earns 5 % = 7 (7.5
-    # down) and 10: 17 → 124. Cancelled: the 17 go back out (107) and the coupon comes back.
+    # 5. Another check with the second coupon: 250.00 − 100.00 = 150.00; earns 10 % = 15 and
+    # 10: 25 → 139. Cancelled: the 25 go back out (114) and the coupon comes back.
     other = check("A-3", [latte(qty="1")], "k4", coupons=[second_coupon])
-    assert (other["payable"], other["earned_points"]) == ("150.00", "17")
-    assert available() == D(124)
+    assert (other["payable"], other["earned_points"]) == ("150.00", "25")
+    assert available() == D(139)
     cancelled = post(client, f"/api/v1/checks/{other['id']}/cancel", {}, "k5")
     assert cancelled.status_code == 200, cancelled.content
-    assert cancelled.json()["clawed_back_points"] == "17"
-    assert available() == D(107)
+    assert cancelled.json()["clawed_back_points"] == "25"
+    assert available() == D(114)
     assert Coupon.objects.get(code=second_coupon).used_at is None
 
     assert ledger_reconcile(now=timezone.now()) == []
