@@ -136,7 +136,7 @@ document.addEventListener("alpine:init", () => {
         out.period_days = cond.period === "" ? null : this.number(cond.period, false);
       return out;
     },
-    toJSON() {
+    conditions() {
       if (this.tree.items.length === 0) return {};
       const items = this.tree.items.map((item) =>
         item.group ? { [item.type]: item.items.map((c) => this.toCondition(c)) } : this.toCondition(item),
@@ -145,7 +145,7 @@ document.addEventListener("alpine:init", () => {
     },
     write() {
       if (this.deep) return;
-      this.textarea.value = JSON.stringify(this.toJSON(), null, 2);
+      this.textarea.value = JSON.stringify(this.conditions(), null, 2);
       this.count();
     },
     fromRaw() {
