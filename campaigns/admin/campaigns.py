@@ -28,6 +28,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -239,8 +240,7 @@ class CampaignAdmin(SimpleHistoryAdmin):
         "code",
         "program",
         "status",
-        "starts_at",
-        "ends_at",
+        "period",
         "segment",
         "audience",
         "points_spent",
@@ -291,6 +291,13 @@ class CampaignAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return with_list_figures(super().get_queryset(request))
+
+    @admin.display(description=_("period"), ordering="starts_at")
+    def period(self, obj):
+        start = date_format(timezone.localtime(obj.starts_at), "SHORT_DATE_FORMAT")
+        if obj.ends_at is None:
+            return f"{start} –"
+        return f"{start} – {date_format(timezone.localtime(obj.ends_at), 'SHORT_DATE_FORMAT')}"
 
     @admin.display(description=_("audience"))
     def audience(self, obj):

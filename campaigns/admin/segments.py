@@ -46,6 +46,8 @@ class SegmentForm(forms.ModelForm):
         model = Segment
         fields = ("program", "code", "name", "description", "conditions", "is_active")
         widgets = {"conditions": ConditionsBuilderWidget}
+        # The fieldset's description explains the builder; the model's help is about JSON.
+        help_texts = {"conditions": ""}
 
     def clean_conditions(self):
         conditions = self.cleaned_data.get("conditions") or {}

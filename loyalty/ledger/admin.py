@@ -65,6 +65,7 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_select_related = ("customer", "program", "tier")
     readonly_fields = (
+        "ledger_links",
         "program",
         "customer",
         "tier",
@@ -77,7 +78,6 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "last_purchase_at",
         "enrolled_at",
         "enrolled_outlet",
-        "ledger_links",
     )
     exclude = ("available", "pending", "pending_release_at")
     # No lots or entries inline: an active account has thousands (the page was 20 000 px
