@@ -51,6 +51,8 @@ def _domain_errors(form, exc: errors.DomainError) -> None:
 
 class CustomerCardAdmin(CustomerAdmin):
     change_form_template = "admin/backoffice/customer_change_form.html"
+    # A block goes through the card's action (with a reason, audited), not the profile form.
+    readonly_fields = (*CustomerAdmin.readonly_fields, "is_blocked", "blocked_reason")
 
     def get_urls(self):
         return [
@@ -83,6 +85,8 @@ class CustomerCardAdmin(CustomerAdmin):
             for name, form_class in FORMS.items()
             if can[name]
         }
+        if "enrol" in bound and not bound["enrol"].fields["program"].queryset.exists():
+            del bound["enrol"]  # a member of every programme already
         return {"card": card, "card_can": can, "card_forms": bound, "card_customer": customer}
 
     def card_action_view(self, request, object_id, action):

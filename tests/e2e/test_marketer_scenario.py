@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign, CampaignMember, CampaignStatus, Segment
+from customers.models import Customer
 from loyalty.ledger.models import Account
 from loyalty.rules.models import EarnRule, Program
 from tests.factories import CustomerFactory
@@ -205,3 +206,32 @@ def test_a_marketer_builds_a_programme_a_segment_and_a_campaign(desktop, markete
             assert "дней с вступления" in builder and "Добавить условие" in builder
             count = "document.querySelector('.segment-builder .sb-count').textContent"
             page.wait_for_function(f"{count}.includes('Сейчас')")
+
+
+def test_the_demo_shows_the_product(desktop, marketer, shot, settings, tmp_path):
+    """`setup_demo`'s data on the pages a marketer opens first: a customer with history."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.VAR_DIR = tmp_path
+    call_command("setup_demo", customers=12, stdout=StringIO())
+    customer = Customer.objects.get(phone="+79160000000")
+    pages = {
+        "demo-customer-card": f"/admin/customers/customer/{customer.pk}/change/",
+        "demo-campaigns": "/admin/campaigns/campaign/",
+        "demo-segments": "/admin/campaigns/segment/",
+        "demo-dashboard": "/admin/reports/dashboard/?preset=90",
+    }
+    for language, prefix in (("ru", ""), ("en", "/en")):
+        page = desktop("ru-RU" if language == "ru" else "en-US")
+        sign_in(page, prefix)
+        for name, path in pages.items():
+            page.goto(prefix + path)
+            page.wait_for_load_state("networkidle")
+            shot(page, f"marketer-{name}-{language}")
+            assert width(page) <= WIDTH, (name, language, width(page))
+        page.goto(prefix + pages["demo-customer-card"])
+        card = page.locator("#customer-card")
+        assert card.locator(".card-table tbody tr").count() > 3  # recent checks and the ledger
+        assert page.locator(".card-pages").count() == 1  # the ledger has more than one page
