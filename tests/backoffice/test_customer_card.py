@@ -101,7 +101,7 @@ def test_the_ledger_is_paged_and_the_card_is_bounded_in_queries(
     for n in range(60):
         grant(account, 1, now - timedelta(minutes=n), key=f"many-{n}")
         CheckFactory(account=account, receipt_number=f"M-{n}", breakdown=BREAKDOWN)
-    with django_assert_max_num_queries(30):
+    with django_assert_max_num_queries(20):  # 15-17 measured, whatever the rows
         page = support.get(card_url(account.customer))
     html = page.content.decode()
     operation = re.compile(f'href="{reverse("admin:ledger_operation_changelist")}\\d+/')
