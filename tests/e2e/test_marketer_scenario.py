@@ -235,3 +235,36 @@ def test_the_demo_shows_the_product(desktop, marketer, shot, settings, tmp_path)
         card = page.locator("#customer-card")
         assert card.locator(".card-table tbody tr").count() > 3  # recent checks and the ledger
         assert page.locator(".card-pages").count() == 1  # the ledger has more than one page
+
+
+ROUND_TRIP = {
+    "any": [
+        {"field": "recency_days", "op": "between", "value": [30, 90]},
+        {
+            "all": [
+                {"field": "monetary", "op": "gte", "value": "1500.50", "period_days": 365},
+                {"field": "frequency", "op": "gt", "value": 2, "period_days": None},
+                {"field": "tier", "op": "in", "value": ["gold", "silver"]},
+                {"field": "birthday_month", "op": "current"},
+                {"field": "consent_email", "op": "is", "value": False},
+            ]
+        },
+    ]
+}
+
+
+def test_the_builder_writes_back_the_json_it_read(desktop, marketer):
+    """Existing JSON → the builder → JSON: the same conditions, after an edit and its undo."""
+    program = Program.objects.create(code="coffee", name="Кофейня")
+    segment = Segment.objects.create(program=program, code="mix", name="Mix", conditions=ROUND_TRIP)
+    page = desktop("en-US")
+    sign_in(page, "/en")
+    page.goto(f"/en/admin/campaigns/segment/{segment.pk}/change/")
+    assert page.locator(".segment-builder .sb-row").count() == 6
+    page.locator(".segment-builder .sb-add-condition").last.click()  # the top group's button
+    assert page.locator(".segment-builder .sb-row").count() == 7
+    page.locator(".segment-builder .sb-row").last.locator(".sb-remove").click()
+    assert json.loads(page.locator("textarea[name=conditions]").input_value()) == ROUND_TRIP
+    save(page)
+    segment.refresh_from_db()
+    assert segment.conditions == ROUND_TRIP
