@@ -49,7 +49,8 @@ def textarea_json(page: str):
 
 @pytest.mark.russian
 def test_the_builder_offers_fields_and_operators_in_russian(admin_client, program):
-    page = admin_client.get(reverse("admin:campaigns_segment_add")).content.decode()
+    # The unprefixed URL, the default language's (a reverse() may be cached with "en/").
+    page = admin_client.get("/admin/campaigns/segment/add/").content.decode()
     catalogue = json.loads(
         re.search(r'<script id="sb-catalogue-id_conditions"[^>]*>(.*?)</script>', page, re.S).group(
             1
