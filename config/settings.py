@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "notifications",
     "reports",
     "cabinet",
+    "backoffice",
     # Last: restyles the third-party admins (auth, Celery beat) after autodiscover.
     "config.apps.SiteConfig",
 ]

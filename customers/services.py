@@ -94,3 +94,30 @@ def customer_register(
         customer.card_number = card
         customer.save(update_fields=["card_number"])
     return customer
+
+
+@transaction.atomic
+def customer_block(*, customer: Customer, reason: str) -> Customer:
+    """Block the customer (no earning, no redemption, no messages) with a stated reason.
+
+    Raises ValidationFailed (field ``reason``) without a reason. The row is locked; the change is
+    kept in the customer's history (django-simple-history records the acting user).
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise errors.ValidationFailed(fields={"reason": [_("A reason is required.")]})
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    customer.is_blocked = True
+    customer.blocked_reason = reason[:255]
+    customer.save(update_fields=["is_blocked", "blocked_reason"])
+    return customer
+
+
+@transaction.atomic
+def customer_unblock(*, customer: Customer) -> Customer:
+    """Lift a block; the reason it was blocked stays in the customer's history."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    customer.is_blocked = False
+    customer.blocked_reason = ""
+    customer.save(update_fields=["is_blocked", "blocked_reason"])
+    return customer

@@ -6,23 +6,98 @@ lifecycle services.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    IntegerField,
+    OuterRef,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from campaigns import services
 from campaigns.audience import campaign_audience_size
-from campaigns.models import Campaign, CampaignRule, CampaignStatus, OfferRule
+from campaigns.models import Campaign, CampaignMember, CampaignRule, CampaignStatus, OfferRule
 from core import errors
+from loyalty.ledger.models import RuleAward
 from loyalty.rules.models import EarnRule
+
+ZERO = Decimal("0")
+
+
+def with_list_figures(queryset):
+    """The changelist's audience, points spent and budget used, as three subqueries per query.
+
+    The same figures ``campaign_audience_size`` and ``campaign_figures`` compute for one
+    campaign, so the list costs the same number of queries for 10 rows or 100.
+    """
+    members = CampaignMember.objects.filter(campaign=OuterRef("pk"), is_control=False)
+    in_segment = members.filter(account__segment_memberships__segment_id=OuterRef("segment_id"))
+    count = Count("pk")
+    return queryset.annotate(
+        list_audience=Case(
+            When(
+                segment__isnull=True,
+                then=Coalesce(
+                    Subquery(
+                        members.order_by().values("campaign").annotate(n=count).values("n"),
+                        output_field=IntegerField(),
+                    ),
+                    0,
+                ),
+            ),
+            default=Coalesce(
+                Subquery(
+                    in_segment.order_by().values("campaign").annotate(n=count).values("n"),
+                    output_field=IntegerField(),
+                ),
+                0,
+            ),
+            output_field=IntegerField(),
+        ),
+        list_spent=Coalesce(
+            Subquery(
+                RuleAward.objects.filter(
+                    rule__campaign_link__campaign=OuterRef("pk"), cancelled=False
+                )
+                .order_by()
+                .values("rule__campaign_link__campaign")
+                .annotate(total=Sum("points"))
+                .values("total"),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            ),
+            Value(ZERO),
+        ),
+        list_budget_used=Coalesce(
+            Subquery(
+                EarnRule.objects.filter(campaign_link__campaign=OuterRef("pk"))
+                .order_by()
+                .values("campaign_link__campaign")
+                .annotate(total=Sum("budget_used"))
+                .values("total"),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            ),
+            Value(ZERO),
+        ),
+    )
 
 
 def _rule_owner_problem(rule: EarnRule, *, campaign=None, offer=None) -> str | None:
@@ -172,8 +247,7 @@ class CampaignAdmin(SimpleHistoryAdmin):
         "code",
         "program",
         "status",
-        "starts_at",
-        "ends_at",
+        "period",
         "segment",
         "audience",
         "points_spent",
@@ -234,10 +308,22 @@ class CampaignAdmin(SimpleHistoryAdmin):
             fields.append("program")
         return fields
 
+    def get_queryset(self, request):
+        return with_list_figures(super().get_queryset(request))
+
+    @admin.display(description=_("period"), ordering="starts_at")
+    def period(self, obj):
+        start = date_format(timezone.localtime(obj.starts_at), "SHORT_DATE_FORMAT")
+        if obj.ends_at is None:
+            return f"{start} –"
+        return f"{start} – {date_format(timezone.localtime(obj.ends_at), 'SHORT_DATE_FORMAT')}"
+
     @admin.display(description=_("audience"))
     def audience(self, obj):
         if not obj.pk:
             return "—"
+        if hasattr(obj, "list_audience"):
+            return obj.list_audience
         return campaign_audience_size(obj).audience
 
     @admin.display(description=_("control group"))
@@ -253,14 +339,21 @@ class CampaignAdmin(SimpleHistoryAdmin):
 
     @admin.display(description=_("points spent"))
     def points_spent(self, obj):
-        return services.campaign_figures(obj).spent if obj.pk else "—"
+        if not obj.pk:
+            return "—"
+        if hasattr(obj, "list_spent"):
+            return obj.list_spent
+        return services.campaign_figures(obj).spent
 
     @admin.display(description=_("budget left"))
     def budget_left(self, obj):
         if not obj.pk:
             return "—"
-        left = services.campaign_figures(obj).budget_left
-        return "∞" if left is None else left
+        if obj.budget_points is None:
+            return "∞"
+        if hasattr(obj, "list_budget_used"):
+            return max(obj.budget_points - obj.list_budget_used, ZERO)
+        return services.campaign_figures(obj).budget_left
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -14,31 +14,24 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from campaigns.admin.conditions import ConditionsBuilderWidget
 from campaigns.models import RfmScore, Segment, SegmentMembership
-from campaigns.segments import conditions_validate, segment_preview, segment_refresh
+from campaigns.segments import (
+    conditions_validate,
+    segment_accounts,
+    segment_preview,
+    segment_refresh,
+)
 from core.admin import ReadOnlyAdmin
 from loyalty.rules.models import Program
-
-
-class PrettyJSONWidget(forms.Textarea):
-    def __init__(self, attrs=None):
-        super().__init__(
-            attrs={"rows": 14, "cols": 90, "class": "vLargeTextField", **(attrs or {})}
-        )
-
-    def format_value(self, value):
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                return value
-        return json.dumps(value, ensure_ascii=False, indent=2)
 
 
 class SegmentForm(forms.ModelForm):
@@ -52,7 +45,9 @@ class SegmentForm(forms.ModelForm):
     class Meta:
         model = Segment
         fields = ("program", "code", "name", "description", "conditions", "is_active")
-        widgets = {"conditions": PrettyJSONWidget}
+        widgets = {"conditions": ConditionsBuilderWidget}
+        # The fieldset's description explains the builder; the model's help is about JSON.
+        help_texts = {"conditions": ""}
 
     def clean_conditions(self):
         conditions = self.cleaned_data.get("conditions") or {}
@@ -102,11 +97,9 @@ class SegmentAdmin(SimpleHistoryAdmin):
             {
                 "fields": ("conditions", "preview_program"),
                 "description": _(
-                    "Fields: recency_days, frequency, monetary (with period_days), tier, "
-                    "registration_days, birthday_month, enrolled_outlet, purchase_outlet (with "
-                    "period_days), consent_sms, "
-                    "consent_email. Operators: gte, lte, gt, lt, eq, between, in, not_in, "
-                    "current, is. Press Preview to count members before saving."
+                    "Pick conditions from the lists; the member count follows as you edit. "
+                    "The JSON button shows the same conditions as JSON, to copy or paste. "
+                    "Press Preview to see a sample of members before saving."
                 ),
             },
         ),
@@ -145,6 +138,53 @@ class SegmentAdmin(SimpleHistoryAdmin):
             for program in programs:
                 segment_refresh(segment, program=program, now=now)
         self.message_user(request, gettext("Refreshed."), messages.SUCCESS)
+
+    def get_urls(self):
+        return [
+            path(
+                "count/",
+                self.admin_site.admin_view(self.count_view),
+                name="campaigns_segment_count",
+            ),
+            *super().get_urls(),
+        ]
+
+    def count_view(self, request):
+        """POST conditions (JSON text) and a programme: the members they match now, as JSON.
+
+        The builder calls it as the marketer edits. Invalid conditions answer 400 with the
+        validator's errors by place (``conditions.all[0].value``), never a 500.
+        """
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        text = request.POST.get("conditions") or ""
+        try:
+            conditions = json.loads(text) if text.strip() else {}
+        except ValueError:
+            return JsonResponse(
+                {"errors": {"conditions": [gettext("Not valid JSON.")]}}, status=400
+            )
+        try:
+            conditions_validate(conditions)
+        except ValidationError as exc:
+            return JsonResponse({"errors": exc.message_dict}, status=400)
+        program = None
+        for name in ("program", "preview_program"):
+            value = request.POST.get(name) or ""
+            if value.isdigit():
+                program = Program.objects.filter(pk=int(value)).first()
+                if program is not None:
+                    break
+        program = program or Program.objects.filter(is_active=True).order_by("pk").first()
+        if program is None:
+            return JsonResponse(
+                {"errors": {"program": [gettext("There is no programme to count members in.")]}},
+                status=400,
+            )
+        count = segment_accounts(conditions, program=program, now=timezone.now()).count()
+        return JsonResponse({"count": count, "program": program.name})
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method == "POST" and "_preview" in request.POST:

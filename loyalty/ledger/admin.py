@@ -2,7 +2,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core import errors
@@ -72,6 +74,7 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_select_related = ("customer", "program", "tier")
     readonly_fields = (
+        "ledger_links",
         "program",
         "customer",
         "tier",
@@ -87,9 +90,31 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "enrolled_outlet",
     )
     exclude = ("available", "pending", "held", "pending_release_at")
-    inlines = [LotInline, EntryInline]
+    # No lots or entries inline: an active account has thousands (the page was 20 000 px
+    # tall). The customer card pages the operations; the links filter the lists by account.
+    inlines = []
     actions = ["adjust_points"]
     admin_allows = frozenset({"change"})
+
+    @admin.display(description=_("ledger"))
+    def ledger_links(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        links = [
+            (
+                reverse("admin:customers_customer_change", args=[obj.customer_id]),
+                _("customer card"),
+            ),
+            (
+                f"{reverse('admin:ledger_operation_changelist')}?account__id__exact={obj.pk}",
+                _("operations"),
+            ),
+            (
+                f"{reverse('admin:ledger_entry_changelist')}?account__id__exact={obj.pk}",
+                _("entries"),
+            ),
+        ]
+        return format_html_join(" · ", '<a href="{}">{}</a>', links)
 
     @admin.display(description=_("available"))
     def balance_available(self, obj):
