@@ -17,6 +17,11 @@
 4. Prints req/s, p50, p99 and non-2xx per run, and the ratios commit/pgbench and
    calculate/commit: on a shared machine the ratios are what compares across runs.
 
+``--baseline GIT_REV`` also serves that revision (``git archive`` into var/, the same
+virtualenv, database and dataset) on another port and runs every mode on both servers back to
+back, ``--rounds`` times (the order flipped each round, pgbench before every round): the
+before/after figures of one run, with new/old ratios per run and per round.
+
 ``--profile`` instead commits ``--profile-commits`` checks in this process (Django's test
 client, the whole middleware stack, no HTTP server) under cProfile and prints where the time
 goes: SQL round trips, psycopg, the ORM, DRF, the project's code.
