@@ -54,11 +54,19 @@ benchmark: install
 	$(BIN)/python manage.py benchmark
 
 # The POS API over HTTP against pgbench (docs/benchmarks.md). PostgreSQL database of its own;
-# needs wrk and pgbench (apt-get install wrk postgresql-contrib).
+# needs wrk and pgbench (apt-get install wrk postgresql-contrib). The server runs with the
+# production settings, which want a shared cache and a real broker: Redis on this machine.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kopilka_bench
+BENCH_CACHE_URL ?= redis://127.0.0.1:6379/13
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/14
 BENCH_ARGS ?=
+BENCH_DB_NAME = $(lastword $(subst /, ,$(BENCH_DATABASE_URL)))
 benchmark-api: install
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_api $(BENCH_ARGS)
+	@# The database is created when missing (createdb of the PostgreSQL client, as pgbench).
+	@createdb --maintenance-db=$(patsubst %/$(BENCH_DB_NAME),%/postgres,$(BENCH_DATABASE_URL)) \
+	  $(BENCH_DB_NAME) 2>/dev/null || true
+	DATABASE_URL=$(BENCH_DATABASE_URL) CACHE_URL=$(BENCH_CACHE_URL) \
+	CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(BIN)/python manage.py benchmark_api $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -1,14 +1,18 @@
 """The reports door in the admin: the dashboard, its CSV files, and campaign results.
 
 ``/admin/reports/dashboard/`` shows a programme's KPIs for a period; every table downloads as
-CSV with ``?export=<table>``. Marketers and the read-only analyst role need one permission,
-``reports.view_dashboard``. Campaign results (target vs control) are added to the campaign's
-change page from here, because campaigns sit below reports in the layers.
+CSV with ``?export=<table>`` and as an Excel workbook with ``?export=<table>&format=xlsx`` (the
+same rows; numbers and dates as typed cells). Marketers and the read-only analyst role need one
+permission, ``reports.view_dashboard``. Campaign results (target vs control) are added to the
+campaign's change page from here, because campaigns sit below reports in the layers.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+from datetime import date
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
@@ -134,7 +138,7 @@ class DashboardAdmin(admin.ModelAdmin):
                 if export not in TABLES:
                     form.add_error(None, _("Unknown table to export: %s") % export)
                 else:
-                    return _csv(board, export)
+                    return _export(board, export, request.GET.get("format"))
             context.update(_present(board, request))
         return TemplateResponse(request, "admin/reports/dashboard.html", context)
 
@@ -145,6 +149,8 @@ class DashboardAdmin(admin.ModelAdmin):
         now = timezone.now()
         results = campaign_results(campaign, now=now)
         if request.GET.get("export") == "campaigns":
+            if request.GET.get("format") == "xlsx":
+                return _xlsx_rows(f"campaign-{campaign.code}", results)
             return _csv_rows(f"campaign-{campaign.code}", results)
         context = {
             **self.admin_site.each_context(request),
@@ -315,8 +321,10 @@ def _table(board, name: str) -> list[dict]:
     return rows
 
 
-def _csv(board, name: str) -> HttpResponse:
+def _export(board, name: str, file_format: str | None) -> HttpResponse:
     stem = f"{board.program.code}-{name}-{board.period.first}-{board.period.last}"
+    if file_format == "xlsx":
+        return _xlsx_rows(stem, _table(board, name))
     return _csv_rows(stem, _table(board, name))
 
 
@@ -330,6 +338,37 @@ def _csv_rows(stem: str, rows: list[dict]) -> HttpResponse:
         writer.writerow(keys)
         for row in rows:
             writer.writerow(["" if row.get(k) is None else jsonable(row.get(k)) for k in keys])
+    return response
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _cell(value):
+    """A typed cell: numbers stay numbers (Decimal kept exact by openpyxl), dates dates, the
+    rest the CSV's text; None is an empty cell."""
+    if value is None or isinstance(value, bool):
+        return None if value is None else str(value)
+    if isinstance(value, int | Decimal | date):
+        return value
+    return jsonable(value)
+
+
+def _xlsx_rows(stem: str, rows: list[dict]) -> HttpResponse:
+    """The CSV's rows as one worksheet (openpyxl, write-only: rows streamed, no styles)."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=stem[:31])
+    if rows:
+        keys = list(rows[0])
+        sheet.append(keys)
+        for row in rows:
+            sheet.append([_cell(row.get(k)) for k in keys])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = HttpResponse(buffer.getvalue(), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{stem}.xlsx"'
     return response
 
 

@@ -3,7 +3,8 @@
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -11,6 +12,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.urls import reverse
 
+from reports.admin import XLSX
 from reports.periods import Period
 from reports.selectors.dashboard import dashboard
 from reports.selectors.kpis import jsonable, program_kpis
@@ -91,6 +93,64 @@ def test_every_table_downloads_as_csv_with_the_same_numbers(client, data, analys
     assert outlets["msk-2"]["active_members"] == "2"
     assert {r["tier"]: r["members"] for r in tables["tiers"]} == {"base": "6", "silver": "3"}
     assert tables["campaigns"][0]["uplift_sales"] == "2800.00"
+
+
+def _same_cell(text: str, value) -> bool:
+    """A CSV field and the workbook's cell hold the same figure (numbers compared exactly)."""
+    if value is None:
+        return text == ""
+    if isinstance(value, datetime):
+        return text == value.date().isoformat()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Decimal(text) == Decimal(str(value))
+    return text == str(value)
+
+
+def test_every_table_downloads_as_xlsx_with_the_rows_of_the_csv(client, data, analyst):
+    from openpyxl import load_workbook
+
+    for name in ("kpis", "series", "outlets", "tiers", "cohorts", "campaigns"):
+        params = {"program": data.program.pk, "export": name, **NOVEMBER}
+        text = client.get(url(**params)).content.decode("utf-8-sig")
+        csv_rows = list(csv.reader(io.StringIO(text)))
+        response = client.get(url(**params, format="xlsx"))
+        assert response.status_code == 200
+        assert response["Content-Type"] == XLSX
+        assert response["Content-Disposition"].endswith(f'-{name}-2026-11-01-2026-11-30.xlsx"')
+        book = load_workbook(io.BytesIO(response.content), read_only=True)
+        (sheet,) = book.worksheets
+        width = len(csv_rows[0])
+        xlsx_rows = [
+            list(row) for row in sheet.iter_rows(max_col=width, values_only=True)
+        ]  # (a trailing empty cell is not stored: max_col pads it back as None)
+        assert len(xlsx_rows) == len(csv_rows) > 1, name
+        assert xlsx_rows[0] == csv_rows[0]
+        for csv_row, xlsx_row in zip(csv_rows[1:], xlsx_rows[1:], strict=True):
+            assert len(csv_row) == len(xlsx_row)
+            assert all(_same_cell(t, v) for t, v in zip(csv_row, xlsx_row, strict=True)), (
+                name,
+                csv_row,
+                xlsx_row,
+            )
+    # Figures are typed cells a spreadsheet can sum, not text.
+    params = {"program": data.program.pk, "export": "series", "format": "xlsx", **NOVEMBER}
+    sheet = load_workbook(io.BytesIO(client.get(url(**params)).content)).active
+    header = [c.value for c in sheet[1]]
+    assert isinstance(sheet.cell(2, header.index("day") + 1).value, datetime)
+    assert isinstance(sheet.cell(2, header.index("member_checks") + 1).value, int)
+
+
+def test_campaign_results_download_as_xlsx(client, data):
+    from openpyxl import load_workbook
+
+    client.force_login(User.objects.create_superuser("boss", password="x"))
+    page = reverse("admin:reports_campaign_results", args=[data.campaign.pk])
+    assert "format=xlsx" in client.get(page).content.decode()
+    response = client.get(page + "?export=campaigns&format=xlsx")
+    assert response["Content-Type"] == XLSX
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    header, (row,) = rows[0], rows[1:]
+    assert dict(zip(header, row, strict=True))["target_buyers"] == 3
 
 
 def test_cohorts_from_stored_months_equal_live(data):

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from reports.services import aggregates_rebuild
-from tests.e2e.conftest import browser, page, shot  # noqa: F401  (fixtures)
+from tests.e2e.conftest import SCREENSHOTS, browser, page, shot  # noqa: F401  (fixtures)
 from tests.reports.dataset import build
 
 pytestmark = [pytest.mark.e2e, pytest.mark.russian, pytest.mark.django_db(transaction=True)]
@@ -54,3 +54,24 @@ def test_dashboard_in_the_browser(page, shot, boss, lang, prefix, title):  # noq
     page.goto(f"{prefix}/admin/campaigns/campaign/{boss.campaign.pk}/change/")
     expect(page.locator("body")).to_contain_text("ROI")
     shot(page, f"reports-campaign-{lang}")
+    # The results render with the admin theme's table styles (no report stylesheet there):
+    # a bordered, rounded card, bold header cells, figures right-aligned with padding.
+    results = page.locator(".campaign-results table").first
+    results.scroll_into_view_if_needed()
+    style = results.evaluate(
+        """t => {
+            const card = getComputedStyle(t.parentElement);
+            const th = getComputedStyle(t.querySelector("thead th"));
+            const td = getComputedStyle(t.querySelector("tbody td"));
+            return {radius: card.borderTopLeftRadius, border: card.borderTopWidth,
+                    weight: th.fontWeight, align: td.textAlign, padding: td.paddingLeft};
+        }"""
+    )
+    assert style["radius"] != "0px" and style["border"] == "1px", style
+    assert int(style["weight"]) >= 600 and style["align"] == "right", style
+    assert style["padding"] != "0px", style
+    header = page.locator(".campaign-results thead").first.inner_text()
+    assert ("Целевая группа" in header) if lang == "ru" else ("Target" in header)
+    page.locator(".campaign-results").first.screenshot(
+        path=str(SCREENSHOTS / f"reports-campaign-results-{lang}.png")
+    )

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from loyalty.ledger.models import Account, Entry, EntryKind, Lot, LotKind, Operation, OperationKind
 from loyalty.ledger.selectors import lots_balance
@@ -652,11 +653,13 @@ def check_write(
                     amount=repay,
                 )
             )
-    if entries:
-        Entry.objects.bulk_create(entries)
-    if changed and connection.vendor == "postgresql":
-        _lots_and_account_update(account.pk, changed, available, pending, held, release, counters)
+    if connection.vendor == "postgresql":
+        _entries_lots_and_account_write(
+            account.pk, entries, changed, available, pending, held, release, counters
+        )
     else:
+        if entries:
+            Entry.objects.bulk_create(entries)
         if changed:
             Lot.objects.bulk_update(
                 [Lot(pk=pk, remaining=remaining) for pk, remaining in sorted(changed.items())],
@@ -677,15 +680,40 @@ def check_write(
     return CheckBalance(available, pending, release, held)
 
 
-def _lots_and_account_update(
-    account_id, changed, available, pending, held, release, counters
+def _entries_lots_and_account_write(
+    account_id, entries, changed, available, pending, held, release, counters
 ) -> None:
-    """PostgreSQL: the changed lots' remaining and the account's balances and counters in one
-    statement (a data-modifying CTE; both run on the same snapshot, on rows this transaction
-    holds: the account is locked and the lots are its own)."""
+    """PostgreSQL: the check's entries, the changed lots' remaining and the account's balances
+    and counters in one statement (data-modifying CTEs; all run on the same snapshot, on rows
+    this transaction holds: the account is locked, the lots are its own or were inserted by it
+    just before). Entries are append-only and nothing reads their ids back, so they need no
+    RETURNING; their foreign keys are checked at commit (deferred) as with the ORM insert."""
     names = _sql_names()
-    values = ", ".join(["(%s::bigint, %s::numeric)"] * len(changed))
-    params: list = [x for pair in sorted(changed.items()) for x in pair]
+    ctes: list[str] = []
+    params: list = []
+    if entries:
+        ctes.append(
+            f"entries AS (INSERT INTO {names['entry']}"
+            " (operation_id, account_id, lot_id, kind, amount, created_at)"
+            " SELECT * FROM UNNEST(%s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[],"
+            " %s::numeric[], %s::timestamptz[]))"
+        )
+        created_at = timezone.now()
+        params += [
+            [e.operation_id for e in entries],
+            [e.account_id for e in entries],
+            [e.lot_id for e in entries],
+            [str(e.kind) for e in entries],
+            [e.amount for e in entries],
+            [created_at] * len(entries),
+        ]
+    if changed:
+        values = ", ".join(["(%s::bigint, %s::numeric)"] * len(changed))
+        ctes.append(
+            f"lots AS (UPDATE {names['lot']} l SET remaining = v.remaining"
+            f" FROM (VALUES {values}) AS v(id, remaining) WHERE l.id = v.id)"
+        )
+        params += [x for pair in sorted(changed.items()) for x in pair]
     params += [
         available,
         pending,
@@ -697,11 +725,10 @@ def _lots_and_account_update(
         counters.last_purchase_at,
         account_id,
     ]
+    with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH lots AS (UPDATE {names['lot']} l SET remaining = v.remaining"
-            f" FROM (VALUES {values}) AS v(id, remaining) WHERE l.id = v.id)"
-            f" UPDATE {names['account']} SET available = %s, pending = %s, held = %s,"
+            f"{with_clause}UPDATE {names['account']} SET available = %s, pending = %s, held = %s,"
             " pending_release_at = %s, lifetime_spend = lifetime_spend + %s,"
             " lifetime_visits = lifetime_visits + %s, lifetime_earned = lifetime_earned + %s,"
             " last_purchase_at = %s WHERE id = %s",

@@ -17,6 +17,11 @@
 4. Prints req/s, p50, p99 and non-2xx per run, and the ratios commit/pgbench and
    calculate/commit: on a shared machine the ratios are what compares across runs.
 
+``--baseline GIT_REV`` also serves that revision (``git archive`` into var/, the same
+virtualenv, database and dataset) on another port and runs every mode on both servers back to
+back, ``--rounds`` times (the order flipped each round, pgbench before every round): the
+before/after figures of one run, with new/old ratios per run and per round.
+
 ``--profile`` instead commits ``--profile-commits`` checks in this process (Django's test
 client, the whole middleware stack, no HTTP server) under cProfile and prints where the time
 goes: SQL round trips, psycopg, the ORM, DRF, the project's code.
@@ -99,6 +104,19 @@ class Command(BaseCommand):
         parser.add_argument("--build-only", action="store_true")
         parser.add_argument("--profile", action="store_true", help="cProfile commits in-process")
         parser.add_argument("--profile-commits", type=int, default=300)
+        parser.add_argument(
+            "--baseline",
+            default=None,
+            metavar="GIT_REV",
+            help="also serve this revision (git archive into var/) on the same dataset and"
+            " interleave its runs with this code's: before/after figures from one run",
+        )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=None,
+            help="repetitions of every run (default 1; 2 with --baseline), pgbench between rounds",
+        )
 
     # --- entry -----------------------------------------------------------------------------
 
@@ -114,8 +132,14 @@ class Command(BaseCommand):
         unknown = set(modes) - {"lookup", "calculate", "commit", "lots"}
         if unknown:
             raise CommandError(f"unknown --modes: {', '.join(sorted(unknown))}")
+        if o["rounds"] is None:
+            o["rounds"] = 2 if o["baseline"] else 1
+        if o["rounds"] <= 0:
+            raise CommandError("--rounds must be positive")
         if not (o["build_only"] or o["profile"]):
             self._need_tools(pgbench=not o["no_pgbench"])
+        if o["baseline"] and not (o["build_only"] or o["profile"]):
+            o["baseline_dir"], o["baseline_sha"] = self._baseline_tree(o["baseline"])
         call_command("migrate", verbosity=0, interactive=False)
         program = self._program()
         self._dataset(program, o["customers"], o["lots_per_customer"])
@@ -189,6 +213,12 @@ class Command(BaseCommand):
         # The customer number i is kept in the card number ('2' + 9 digits).
         num = "(substr(c.card_number, 2)::bigint)"
         with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            if cursor.fetchone()[0]:
+                # The rows are consistent by construction (every key comes from the rows just
+                # inserted): skip the per-row foreign-key checks, most of the build's time
+                # (a superuser only; this transaction only).
+                cursor.execute("SET LOCAL session_replication_role = replica")
 
             def insert(model, values: dict[str, str], source: str, params=()) -> None:
                 columns, exprs, args = [], [], []
@@ -324,26 +354,56 @@ class Command(BaseCommand):
 
     # --- HTTP runs -------------------------------------------------------------------------
 
+    def _baseline_tree(self, rev: str) -> tuple[Path, str]:
+        """The source of ``rev`` in var/bench-baseline-<sha> (``git archive``: no worktree is
+        registered in the repository). It runs on this checkout's virtualenv and database: the
+        revision must not need other packages or migrations this database lacks (the later
+        migrations are additive, so an older revision runs on the migrated schema)."""
+        try:
+            sha = subprocess.run(
+                ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise CommandError(f"--baseline {rev}: not a git revision of {ROOT} ({exc})") from None
+        target = Path(settings.VAR_DIR) / f"bench-baseline-{sha[:12]}"
+        if not (target / "manage.py").exists():
+            target.mkdir(parents=True, exist_ok=True)
+            archive = subprocess.run(
+                ["git", "archive", "--format=tar", sha], cwd=ROOT, check=True, capture_output=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        self.stdout.write(f"baseline {rev} = {sha[:12]} in {target}")
+        return target, sha
+
     def _benchmark(self, program: Program, modes: list[str], o: dict) -> None:
         outlet = Outlet.objects.get(program=program, code=OUTLET)
         OutletAPIKey.objects.filter(outlet=outlet, name="benchmark_api").delete()
         _, key = OutletAPIKey.objects.create_key(outlet=outlet, name="benchmark_api")
-        port = _free_port()
-        results: list[tuple[str, dict]] = []
         conns, threads, duration = o["connections"], o["threads"], o["duration"]
         load = os.getloadavg()
+        baseline = o.get("baseline_dir")
         self.stdout.write(
             f"{o['customers']} customers, gunicorn {o['workers']} sync workers,"
-            f" {conns} terminals, {duration} s per run, load average {load[0]:.1f}"
+            f" {conns} terminals, {duration} s per run, {o['rounds']} round(s),"
+            f" load average {load[0]:.1f}"
         )
+        # (name, source tree) of each server: this checkout, and the baseline if asked.
+        revisions = [("new", ROOT)] + ([("old", baseline)] if baseline else [])
         pg_runs = []
+        pg_db = None
         if not o["no_pgbench"]:
-            scale = o["pgbench_scale"] or conns
-            pg_db = self._pgbench_init(scale)
-            pg_runs.append(self._pgbench(pg_db, conns, threads, duration))
-        server, log = self._start_server(port, o["workers"])
+            pg_db = self._pgbench_init(o["pgbench_scale"] or conns)
+        servers = {}
+        results: list[tuple[str, str, int, dict]] = []  # (revision, label, round, figures)
         try:
-            base = f"http://127.0.0.1:{port}"
+            for name, tree in revisions:
+                port = _free_port()
+                server, log = self._start_server(port, o["workers"], tree=tree, name=name)
+                servers[name] = (server, log, f"http://127.0.0.1:{port}")
             run_tag = uuid.uuid4().hex[:8]
             groups = {
                 "ordinary": (1, o["customers"]),
@@ -363,41 +423,56 @@ class Command(BaseCommand):
                     ]
                 else:
                     plan.append((mode, mode, groups["ordinary"]))
-            for n, (mode, label, (first, last)) in enumerate(plan):
-                env = {
-                    "BENCH_MODE": mode,
-                    "BENCH_API_KEY": key,
-                    "BENCH_FIRST": str(first),
-                    "BENCH_LAST": str(last),
-                    "BENCH_REDEEM": o["redeem"],
-                }
-                if o["warmup"]:
-                    env["BENCH_RUN"] = f"{run_tag}w{n}"
-                    _wrk(base, env, conns, threads, o["warmup"])
-                    _drain(log)
-                env["BENCH_RUN"] = f"{run_tag}r{n}"
-                result = _wrk(base, env, conns, threads, duration)
-                _drain(log)
-                results.append((label, result))
-                self.stdout.write(
-                    f"  {label:24} {result['rps']:8.1f} req/s  p50 {result['p50']:7.1f} ms"
-                    f"  p99 {result['p99']:7.1f} ms  non-2xx {result['non2xx']}"
-                )
-                if result.get("sample"):
-                    self.stdout.write(f"    first non-2xx: {result['sample']}")
+            n = 0
+            for round_no in range(o["rounds"]):
+                if pg_db:
+                    pg_runs.append(self._pgbench(pg_db, conns, threads, duration))
+                for mode, label, (first, last) in plan:
+                    # Alternate which revision goes first, so a drift of the machine's load
+                    # within a round does not always favour the same one.
+                    order = revisions if (round_no + n) % 2 == 0 else revisions[::-1]
+                    for name, _tree in order:
+                        server, log, base = servers[name]
+                        n += 1
+                        env = {
+                            "BENCH_MODE": mode,
+                            "BENCH_API_KEY": key,
+                            "BENCH_FIRST": str(first),
+                            "BENCH_LAST": str(last),
+                            "BENCH_REDEEM": o["redeem"],
+                        }
+                        if o["warmup"]:
+                            env["BENCH_RUN"] = f"{run_tag}w{n}"
+                            _wrk(base, env, conns, threads, o["warmup"])
+                            _drain(log)
+                        env["BENCH_RUN"] = f"{run_tag}r{n}"
+                        result = _wrk(base, env, conns, threads, duration)
+                        _drain(log)
+                        results.append((name, label, round_no, result))
+                        who = f"{name} " if baseline else ""
+                        self.stdout.write(
+                            f"  {who}{label:24} {result['rps']:8.1f} req/s"
+                            f"  p50 {result['p50']:7.1f} ms  p99 {result['p99']:7.1f} ms"
+                            f"  non-2xx {result['non2xx']}"
+                        )
+                        if result.get("sample"):
+                            self.stdout.write(f"    first non-2xx: {result['sample']}")
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for server, _log, _base in servers.values():
+                server.send_signal(signal.SIGTERM)
+            for server, _log, _base in servers.values():
+                try:
+                    server.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    server.kill()
             self._purge_broker()
-        if not o["no_pgbench"]:
+        if pg_db:
             pg_runs.append(self._pgbench(pg_db, conns, threads, duration))
-        self._report(results, pg_runs, o, log)
+        self._report(results, pg_runs, o, [log for _s, log, _b in servers.values()])
 
-    def _start_server(self, port: int, workers: int):
-        log = Path(settings.VAR_DIR) / "log" / "benchmark_api-gunicorn.log"
+    def _start_server(self, port: int, workers: int, *, tree: Path = ROOT, name: str = "new"):
+        suffix = "" if tree == ROOT else f"-{name}"
+        log = Path(settings.VAR_DIR) / "log" / f"benchmark_api-gunicorn{suffix}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -410,13 +485,20 @@ class Command(BaseCommand):
             # 16 terminals on one key are far over the per-key rate; the throttle still runs.
             "API_THROTTLE_RATE": "1000000/min",
             "GUNICORN_MAX_REQUESTS": "0",
+            # Production refuses the console backend (kopilka.E003); nothing mails here.
+            "EMAIL_BACKEND": os.environ.get(
+                "EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
+            ),
             "GUNICORN_ACCESS_LOG": str(log),
             "GUNICORN_ERROR_LOG": str(log),
+            # The baseline's packages before this checkout's (installed editable).
+            "PYTHONPATH": str(tree),
+            "KOPILKA_VAR_DIR": str(settings.VAR_DIR),
         }
         gunicorn = Path(sys.executable).with_name("gunicorn")
         server = subprocess.Popen(
             [str(gunicorn), "-c", "config/gunicorn.conf.py", "config.wsgi:application"],
-            cwd=ROOT,
+            cwd=tree,
             env=env,
             stdin=subprocess.DEVNULL,
         )
@@ -502,45 +584,97 @@ class Command(BaseCommand):
 
     # --- report ----------------------------------------------------------------------------
 
-    def _report(self, results, pg_runs, o, log) -> None:
-        by = dict(results)
+    def _report(self, results, pg_runs, o, logs) -> None:
+        """Means over the rounds per revision and run; the ratios within each revision (the
+        targets of issue 15) and, with a baseline, new / old per run and per round."""
+        revisions = list(dict.fromkeys(rev for rev, _l, _r, _f in results))
+        labels = list(dict.fromkeys(label for _rev, label, _r, _f in results))
+        runs: dict[tuple[str, str], list[dict]] = {}
+        for rev, label, _round, figures in results:
+            runs.setdefault((rev, label), []).append(figures)
+
+        def mean(rev: str, label: str, key: str) -> float | None:
+            values = [r[key] for r in runs.get((rev, label), [])]
+            return statistics.mean(values) if values else None
+
         pg = statistics.mean(r["tps"] for r in pg_runs) if pg_runs else None
+        baseline = "old" in revisions
         w = self.stdout.write
         w("")
         w(
             f"benchmark_api --customers {o['customers']} --connections {o['connections']}"
-            f" --duration {o['duration']} --workers {o['workers']} (load average"
-            f" {os.getloadavg()[0]:.1f} at the end; gunicorn log {log})"
+            f" --duration {o['duration']} --workers {o['workers']} --rounds {o['rounds']}"
+            + (f" --baseline {o['baseline']} ({o['baseline_sha'][:12]})" if baseline else "")
+            + f" (load average {os.getloadavg()[0]:.1f} at the end;"
+            f" gunicorn logs {', '.join(str(log) for log in logs)})"
         )
         w("")
-        w("| run | req/s | p50 ms | p99 ms | non-2xx |")
-        w("| --- | ---: | ---: | ---: | ---: |")
-        for label, r in results:
-            w(f"| {label} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']} |")
-        if pg_runs:
-            runs = " / ".join(f"{r['tps']:.0f}" for r in pg_runs)
-            w(f"| pgbench TPC-B (tps, before / after) | {pg:.0f} ({runs}) | | | |")
-        w("")
-        if pg and "commit" in by:
-            w(f"commit / pgbench    = {by['commit']['rps'] / pg:.4f}")
-        if "commit" in by and "calculate" in by:
-            w(f"calculate / commit  = {by['calculate']['rps'] / by['commit']['rps']:.2f}")
-        if "lookup" in by and "commit" in by:
-            w(f"lookup / commit     = {by['lookup']['rps'] / by['commit']['rps']:.2f}")
-        many = next(
-            (
-                r
-                for label, r in results
-                if label.startswith("commit, ") and not label.endswith(f" {LIGHT_LOTS} lots")
-            ),
-            None,
-        )
-        few = by.get(f"commit, {LIGHT_LOTS} lots")
-        if many and few:
+        if baseline:
+            w("means over the rounds; old = the baseline revision, new = this checkout")
+            w("")
             w(
-                f"commit with {o['lots_per_customer']} lots / with {LIGHT_LOTS} lots"
-                f" = {many['rps'] / few['rps']:.2f} (1.00: cost independent of history)"
+                "| run | old req/s | new req/s | new / old | old p50 ms | new p50 ms"
+                " | old p99 ms | new p99 ms | non-2xx old / new |"
             )
+            w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            for label in labels:
+                old_rps, new_rps = mean("old", label, "rps"), mean("new", label, "rps")
+                bad = [
+                    sum(r["non2xx"] for r in runs.get((rev, label), [])) for rev in ("old", "new")
+                ]
+                w(
+                    f"| {label} | {old_rps:.1f} | {new_rps:.1f} | {new_rps / old_rps:.2f}"
+                    f" | {mean('old', label, 'p50'):.1f} | {mean('new', label, 'p50'):.1f}"
+                    f" | {mean('old', label, 'p99'):.1f} | {mean('new', label, 'p99'):.1f}"
+                    f" | {bad[0]} / {bad[1]} |"
+                )
+        else:
+            w("| run | req/s | p50 ms | p99 ms | non-2xx |")
+            w("| --- | ---: | ---: | ---: | ---: |")
+            for label in labels:
+                bad = sum(r["non2xx"] for r in runs[("new", label)])
+                w(
+                    f"| {label} | {mean('new', label, 'rps'):.1f} | {mean('new', label, 'p50'):.1f}"
+                    f" | {mean('new', label, 'p99'):.1f} | {bad} |"
+                )
+        if pg_runs:
+            tps = " / ".join(f"{r['tps']:.0f}" for r in pg_runs)
+            w(f"| pgbench TPC-B (tps, mean of {len(pg_runs)}: {tps}) | {pg:.0f} | | | |")
+        w("")
+        many_label = f"commit, {o['lots_per_customer']} lots"
+        few_label = f"commit, {LIGHT_LOTS} lots"
+        for rev in revisions:
+            prefix = f"{rev}: " if baseline else ""
+            rps = {label: mean(rev, label, "rps") for label in labels}
+            if pg and rps.get("commit"):
+                w(f"{prefix}commit / pgbench    = {rps['commit'] / pg:.4f}  (target >= 0.05)")
+            if rps.get("commit") and rps.get("calculate"):
+                w(
+                    f"{prefix}calculate / commit  = {rps['calculate'] / rps['commit']:.2f}"
+                    "  (target >= 2)"
+                )
+            if rps.get("commit") and rps.get("lookup"):
+                w(f"{prefix}lookup / commit     = {rps['lookup'] / rps['commit']:.2f}")
+            if rps.get("commit"):
+                w(
+                    f"{prefix}commit p99          = {mean(rev, 'commit', 'p99'):.0f} ms"
+                    "  (target <= 200)"
+                )
+            if rps.get(many_label) and rps.get(few_label):
+                w(
+                    f"{prefix}commit with {o['lots_per_customer']} lots / with {LIGHT_LOTS} lots"
+                    f" = {rps[many_label] / rps[few_label]:.2f} (1.00: cost independent of"
+                    " history; target within 10 %)"
+                )
+        if baseline and o["rounds"] > 1:
+            w("")
+            w("new / old req/s per round (the spread is the machine's noise):")
+            for label in labels:
+                per_round = [
+                    f"{new['rps'] / old['rps']:.2f}"
+                    for old, new in zip(runs[("old", label)], runs[("new", label)], strict=False)
+                ]
+                w(f"  {label:24} {'  '.join(per_round)}")
 
     # --- profile ---------------------------------------------------------------------------
 
