@@ -8,15 +8,19 @@ a value left in a hidden field never blocks saving), and keep pickers inside one
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget, UnfoldAdminTextInputWidget
 
 from loyalty.rules.definition import (
     CATEGORY_KEYS,
     PRODUCT_SET_KEYS,
     PROGRAM_FIELDS,
     REDEMPTION_POLICY_KEYS,
+    TIER_KEYS,
 )
 from loyalty.rules.models import (
     Category,
@@ -46,7 +50,7 @@ class CommaListField(forms.CharField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 60}))
+        kwargs.setdefault("widget", UnfoldAdminTextInputWidget())
         super().__init__(**kwargs)
 
     def prepare_value(self, value):
@@ -64,10 +68,61 @@ class CommaListField(forms.CharField):
         return [part.strip() for part in text.split(",") if part.strip()]
 
 
+HUNDRED = Decimal("100")
+FRACTION = Decimal("0.0001")
+
+
+class PercentField(forms.CharField):
+    """A share typed in percent (30 → 30 %) and stored as the fraction the model keeps (0.3).
+
+    The programme file and the engine keep fractions (0.30); people think in percent. Shown
+    with a "%" after the box; "30", "30.5" and "30,5" are read alike.
+    """
+
+    default_error_messages = {
+        "invalid": _("Type a percentage from 0 to 100, like 30 for 30 %."),
+        "range": _("A percentage is from 0 to 100: type 30 for 30 %, not 0.3 or 300."),
+        "places": _("Give at most two decimal places, like 12.5 or 12.25."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", UnfoldAdminTextInputWidget(attrs={"suffix": "%"}))
+        kwargs["widget"].attrs.setdefault("inputmode", "decimal")
+        kwargs["widget"].attrs.setdefault("size", 6)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+            percent = (Decimal(str(value)) * HUNDRED).normalize()
+            text = f"{percent:f}"
+            return text
+        return value
+
+    def to_python(self, value):
+        text = str(super().to_python(value) or "").strip().replace(",", ".").rstrip("%").strip()
+        if not text:
+            return None
+        try:
+            percent = Decimal(text)
+        except InvalidOperation:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if not percent.is_finite():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        if percent < 0 or percent > HUNDRED:
+            raise ValidationError(self.error_messages["range"], code="range")
+        fraction = percent / HUNDRED
+        if fraction != fraction.quantize(FRACTION):
+            raise ValidationError(self.error_messages["places"], code="places")
+        return fraction.quantize(FRACTION)
+
+
 class ProgrammeScopedForm(forms.ModelForm):
     """Pickers of outlets, tiers and product sets show only the form's programme."""
 
     program: Program | None = None
+    # Set on the forms of the programme page's inlines: their programme is the page's, and a
+    # programme not saved yet has nothing to pick from.
+    on_programme_page = False
     scoped = {
         "outlets": Outlet,
         "tiers": Tier,
@@ -84,8 +139,8 @@ class ProgrammeScopedForm(forms.ModelForm):
                 qs = model.objects.select_related("program").order_by("program__code", "code")
                 if program is not None and program.pk:
                     qs = qs.filter(program=program)
-                elif isinstance(self.instance, Program):
-                    qs = qs.none()  # a new programme has no product sets yet
+                elif isinstance(self.instance, Program) or self.on_programme_page:
+                    qs = qs.none()  # a new programme has no outlets, tiers or sets yet
                 else:
                     self.fields[name].label_from_instance = lambda o: f"{o.program.code}: {o}"
                 self.fields[name].queryset = qs
@@ -117,10 +172,16 @@ class ProgrammeScopedForm(forms.ModelForm):
 
 def for_program(form_class, program: Program | None):
     """The form class bound to a programme (inlines know it from their parent)."""
-    return type(form_class.__name__, (form_class,), {"program": program})
+    return type(form_class.__name__, (form_class,), {"program": program, "on_programme_page": True})
 
 
 class ProgramForm(ProgrammeScopedForm):
+    gross_margin = PercentField(
+        label=_("gross margin, %"),
+        required=False,
+        help_text=_("Like 35 for 35 %: campaign ROI in the reports uses it. Empty: no ROI"),
+    )
+
     class Meta:
         model = Program
         fields = list(PROGRAM_FIELDS)
@@ -128,6 +189,11 @@ class ProgramForm(ProgrammeScopedForm):
 
 class RedemptionPolicyForm(ProgrammeScopedForm):
     scoped = {"exclude": ProductSet}
+    max_share = PercentField(
+        label=_("max share of a check paid with points, %"),
+        initial=Decimal("1"),
+        help_text=_("Like 30: points pay at most 30 % of a check; 100: the whole check"),
+    )
 
     class Meta:
         model = RedemptionPolicy
@@ -160,6 +226,18 @@ class ProductSetForm(ProgrammeScopedForm):
                 ) % {"codes": ", ".join(codes)}
 
 
+class TierForm(ProgrammeScopedForm):
+    max_share = PercentField(
+        label=_("max share paid with points, %"),
+        required=False,
+        help_text=_("Empty: the redemption policy's share"),
+    )
+
+    class Meta:
+        model = Tier
+        fields = ["program", "rank", *TIER_KEYS]
+
+
 class CategoryForm(forms.ModelForm):
     class Meta:
         model = Category
@@ -172,7 +250,7 @@ class EarnRuleForm(ProgrammeScopedForm):
         choices=DAYS,
         coerce=int,
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
         help_text=_("None ticked: every day"),
     )
     hours = CommaListField(
@@ -183,7 +261,7 @@ class EarnRuleForm(ProgrammeScopedForm):
         label=_("channels"),
         choices=Channel.choices,
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
         help_text=_("None ticked: every channel"),
     )
     segments = CommaListField(label=_("segments"), help_text=_("Segment codes, comma-separated"))

@@ -15,6 +15,7 @@ from loyalty.ledger.models import Operation
 from loyalty.ledger.services import check_calculate
 from loyalty.rules.engine import LineInput
 from loyalty.rules.program_io import program_load
+from core.formatting import money_text, points_text
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,12 +119,21 @@ def test_the_simulator_renders_the_same_numbers_as_check_calculate(admin_client,
 
     html = response.content.decode()
     r = quote.result
-    for value in (r.subtotal, r.max_redeemable, r.redeemed_points, r.discount, r.payable):
-        assert str(value) in html
-    assert f'<td class="earned-points">{r.earned_points}</td>' in html
+    for value in (r.subtotal, r.discount, r.payable):
+        assert f">{money_text(value, 'RUB')}</td>" in html
+    for value in (r.max_redeemable, r.redeemed_points):
+        assert f">{points_text(value, 0)}</td>" in html
+    assert f'<td class="earned-points">{points_text(r.earned_points, 0)}</td>' in html
+    names = {rule.code: rule.name for rule in coffee.earn_rules.all()}
     for row in r.breakdown:
-        assert f'<td class="row-points">{row.points}</td>' in html
+        assert f'<td class="row-points text-right pr-2">{points_text(row.points, 0)}</td>' in html
         assert row.reason in html
+        if not row.rule.startswith("tier:"):
+            assert f'<td class="row-rule pr-2">{names[row.rule] or row.rule}</td>' in html
+    # Rules by their names, not their codes; lines numbered from 1.
+    assert "tier:silver" not in html
+    assert '<td class="line-number">1</td>' in html
+    assert '<td class="line-number">0</td>' not in html
     assert Operation.objects.count() == operations  # nothing written
 
 
