@@ -27,7 +27,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
@@ -247,7 +247,9 @@ class ProgramAdmin(CheckboxPickers, ProgrammeAdmin):
     @admin.display(description=_("state"), boolean=False, ordering="is_active")
     def state(self, obj):
         # A programme is feminine in Russian: «Активна», not «Активен».
-        return _("running") if obj.is_active else _("stopped")
+        return (
+            pgettext("programme", "Active") if obj.is_active else pgettext("programme", "Stopped")
+        )
 
     @admin.display(description=_("tiers"), ordering="n_tiers")
     def tiers_count(self, obj):

@@ -215,11 +215,13 @@ class ProductSetForm(ProgrammeScopedForm):
         super().__init__(*args, **kwargs)
         program = self.form_program()
         if program is not None and program.pk:
-            codes = list(
-                Category.objects.filter(program=program)
-                .order_by("code")
-                .values_list("code", flat=True)
-            )
+            codes = getattr(program, "_category_codes", None)
+            if codes is None:  # read once per page, not once per product set of the inline
+                codes = program._category_codes = list(
+                    Category.objects.filter(program=program)
+                    .order_by("code")
+                    .values_list("code", flat=True)
+                )
             if codes:
                 self.fields["categories"].help_text = _(
                     "Category codes, comma-separated; children included. Known: %(codes)s"

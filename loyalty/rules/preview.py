@@ -21,7 +21,9 @@ HUNDRED = Decimal("100")
 
 def base_points(program: Program, percent: Decimal, amount: Decimal = SAMPLE_AMOUNT) -> Decimal:
     raw = amount * (percent or 0) / HUNDRED / (program.point_value or Decimal("1"))
-    return quantize_points(raw, precision=program.precision, rounding=rounding_mode(program.rounding))
+    return quantize_points(
+        raw, precision=program.precision, rounding=rounding_mode(program.rounding)
+    )
 
 
 def tier_preview(tier: Tier, program: Program | None = None) -> str:
