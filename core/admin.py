@@ -1,6 +1,7 @@
 from collections.abc import Callable
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteMixin
 from django.db.models import Q
 from django.forms.widgets import ChoiceWidget
@@ -136,6 +137,23 @@ class ProgrammeScopedAdminMixin:
         if obj is None and allowed_program_ids(request) is not None:
             raise Http404  # another programme's row, or none: the same answer
         return obj
+
+    def _in_scope_or_404(self, request, object_id) -> None:
+        if allowed_program_ids(request) is None:
+            return
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._in_scope_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context=extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # django-simple-history's page of one past version, with its "revert" button.
+        self._in_scope_or_404(request, object_id)
+        return super().history_form_view(
+            request, object_id, version_id, extra_context=extra_context
+        )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

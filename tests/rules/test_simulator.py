@@ -10,12 +10,12 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from core.formatting import money_text, points_text
 from loyalty.ledger import services
 from loyalty.ledger.models import Operation
 from loyalty.ledger.services import check_calculate
 from loyalty.rules.engine import LineInput
 from loyalty.rules.program_io import program_load
-from core.formatting import money_text, points_text
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
