@@ -3,7 +3,7 @@ cannot be undone. rest_framework_api_key's own labels are English only; ours are
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from unfold.admin import ModelAdmin
@@ -68,7 +68,7 @@ class OutletAPIKeyAdmin(ProgrammeScopedAdminMixin, APIKeyModelAdmin, ModelAdmin)
     def expires(self, obj):
         return obj.expiry_date
 
-    @admin.display(description=_("expired"), boolean=True)
+    @admin.display(description=pgettext_lazy("API key", "expired"), boolean=True)
     def expired(self, obj):
         return obj.has_expired
 

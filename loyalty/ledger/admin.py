@@ -262,6 +262,6 @@ class EntryAdmin(LedgerAdmin):
     def occurred_at(self, obj):
         return obj.operation.occurred_at
 
-    @admin.display(description=_("amount"), ordering="amount")
+    @admin.display(description=_("points"), ordering="amount")
     def amount_shown(self, obj):
         return points_text(obj.amount, obj.account.program.precision)

@@ -69,7 +69,7 @@ def test_another_programmes_change_history_and_delete_pages_answer_404(marketer,
 
 
 def test_lists_and_pickers_hold_only_the_users_programmes(marketer, programmes):
-    a, b = programmes
+    a, _b = programmes
     html = marketer.get(reverse("admin:rules_program_changelist")).content.decode()
     assert "Alpha" in html and "Beta" not in html
     response = marketer.get(reverse("admin:rules_tier_changelist"))
@@ -87,7 +87,7 @@ def test_lists_and_pickers_hold_only_the_users_programmes(marketer, programmes):
 
 
 def test_a_post_to_another_programme_changes_nothing(marketer, programmes):
-    a, b = programmes
+    _a, b = programmes
     tier_b = b.tiers.get()
     before = (tier_b.code, tier_b.earn_percent)
     response = marketer.post(
