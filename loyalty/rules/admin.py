@@ -189,6 +189,7 @@ class EarnRuleInline(CheckboxPickers, ProgrammeChildInline, StackedInline):
     model = EarnRule
     form = EarnRuleForm
     show_change_link = True
+    collapsible = True  # one line per rule; a row with errors opens by itself
     readonly_fields = ("example", "budget_used")
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "is_active", "description", "example")}),
@@ -226,6 +227,10 @@ class ProgramAdmin(CheckboxPickers, ProgrammeAdmin):
     change_list_template = "admin/rules/program/change_list.html"
     actions = ["export_json"]
     fieldsets = PROGRAM_FIELDSETS
+
+    class Media:
+        css = {"all": ["rules/constructor.css"]}
+
     inlines = [
         TierInline,
         ProductSetInline,
@@ -412,6 +417,9 @@ class SimulatorForm(forms.Form):
         if program is not None:
             tiers, outlets = tiers.filter(program=program), outlets.filter(program=program)
             self.initial.setdefault("program", program.pk)
+            first = outlets.filter(is_active=True).first()
+            if first is not None:
+                self.initial.setdefault("outlet", first.pk)
         elif programs is not None:
             tiers = tiers.filter(program__in=programs)
             outlets = outlets.filter(program__in=programs)

@@ -144,6 +144,15 @@ class ProgrammeScopedForm(forms.ModelForm):
                 else:
                     self.fields[name].label_from_instance = lambda o: f"{o.program.code}: {o}"
                 self.fields[name].queryset = qs
+        self._plain_numbers()
+
+    def _plain_numbers(self) -> None:
+        """5.0000 shows as 5, 100000.00 as 100000: the stored scale is no part of the value."""
+        for name, field in self.fields.items():
+            if isinstance(field, forms.DecimalField) and not self.is_bound:
+                value = self.initial.get(name)
+                if isinstance(value, Decimal) and value.is_finite():
+                    self.initial[name] = f"{value.normalize():f}"
 
     def form_program(self) -> Program | None:
         if self.program is not None:
@@ -176,6 +185,11 @@ def for_program(form_class, program: Program | None):
 
 
 class ProgramForm(ProgrammeScopedForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "is_active" in self.fields:  # a programme is feminine in Russian: «активна»
+            self.fields["is_active"].label = _("the programme is running")
+
     gross_margin = PercentField(
         label=_("gross margin, %"),
         required=False,
@@ -230,7 +244,7 @@ class ProductSetForm(ProgrammeScopedForm):
 
 class TierForm(ProgrammeScopedForm):
     max_share = PercentField(
-        label=_("max share paid with points, %"),
+        label=_("share paid with points, %"),
         required=False,
         help_text=_("Empty: the redemption policy's share"),
     )

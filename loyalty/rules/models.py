@@ -457,6 +457,14 @@ class EarnRule(models.Model):
     def __str__(self) -> str:
         return self.name or self.code
 
+    def get_inline_title(self) -> str:
+        """The row's title on the programme page (django-unfold): what the rule gives."""
+        from loyalty.rules.preview import rule_preview
+
+        preview = rule_preview(self) if self.program_id else ""
+        parts = [str(self), str(self.get_kind_display()), preview]
+        return " · ".join(part for part in parts if part)
+
     # --- validation: the shared conditions, then the kind's own parameters -------------------
 
     # The parameters each kind uses; the others must stay empty (the admin hides them).

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext
 
+from core.formatting import as_decimal, number_text
 from loyalty.rules import engine, loader
 from loyalty.rules.models import Outlet, Program, Tier
 
@@ -55,8 +56,17 @@ class Simulation:
     customer: SimulatedCustomer | None = None
 
     def reasons(self) -> list[tuple[engine.BreakdownRow, str]]:
-        """Breakdown rows with their reasons in the admin's language."""
-        return [(row, gettext(row.reason_template) % dict(row.reason_params)) for row in self.rows]
+        """Breakdown rows with their reasons in the admin's language and its numbers."""
+        rows = []
+        for row in self.rows:
+            params = {}
+            for name, value in row.reason_params.items():
+                places = 2 if name in {"amount", "min_amount"} else None
+                params[name] = (
+                    number_text(value, places) if as_decimal(value) is not None else value
+                )
+            rows.append((row, gettext(row.reason_template) % params))
+        return rows
 
     def rule_names(self) -> dict[str, str]:
         """A breakdown's rule code → the name a marketer gave it ("tier:silver" → "Silver")."""

@@ -125,9 +125,11 @@ def test_the_simulator_renders_the_same_numbers_as_check_calculate(admin_client,
         assert f">{points_text(value, 0)}</td>" in html
     assert f'<td class="earned-points">{points_text(r.earned_points, 0)}</td>' in html
     names = {rule.code: rule.name for rule in coffee.earn_rules.all()}
+    reasons = dict((row.rule, reason) for row, reason in simulation.reasons())
+    assert reasons["tier:silver"] == "10% of 3,476.00"  # the admin's number format
     for row in r.breakdown:
         assert f'<td class="row-points text-right pr-2">{points_text(row.points, 0)}</td>' in html
-        assert row.reason in html
+        assert reasons[row.rule] in html
         if not row.rule.startswith("tier:"):
             assert f'<td class="row-rule pr-2">{names[row.rule] or row.rule}</td>' in html
     # Rules by their names, not their codes; lines numbered from 1.
