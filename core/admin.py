@@ -177,10 +177,32 @@ class ProgrammeScopedAdminMixin:
         return formset
 
 
+# The system's jobs (core/schedule.py) by their Celery task name, as a marketer reads them; the
+# schedules' and job runs' lists show these instead of the codes.
+JOB_LABELS = {
+    "ledger.points_expire": _("Expire points"),
+    "ledger.expire_points": _("Expire points"),
+    "ledger.tiers_reevaluate": _("Re-evaluate tiers"),
+    "ledger.reconcile": _("Reconcile the points ledger"),
+    "notifications.expiry_reminders": _("Remind of expiring points"),
+    "notifications.messages_dispatch": _("Send queued messages"),
+    "campaigns.segments_refresh": _("Refresh segments and audiences"),
+    "campaigns.tick": _("Start and finish campaigns"),
+    "campaigns.birthday": _("Birthday bonuses"),
+    "campaigns.winback": _("Win-back bonuses and referrals"),
+    "reports.aggregate_days": _("Daily report figures"),
+    "core.retention": _("Delete old data"),
+}
+
+
+def job_label(code: str) -> str:
+    return str(JOB_LABELS.get(code, code))
+
+
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
     list_display = (
-        "job",
+        "job_shown",
         "period_key",
         "status",
         "started_at",
@@ -204,6 +226,10 @@ class JobRunAdmin(ReadOnlyAdmin):
         "details",
         "error",
     )
+
+    @admin.display(description=_("job"), ordering="job")
+    def job_shown(self, obj):
+        return job_label(obj.job)
 
     @admin.display(description=_("duration"))
     def duration(self, obj):
