@@ -68,6 +68,56 @@ class CommaListField(forms.CharField):
         return [part.strip() for part in text.split(",") if part.strip()]
 
 
+# Help under every field of the constructor that has none of its own (the models' help texts
+# stay as they are; these need no migration).
+HELP = {
+    "code": _("Latin letters, digits and hyphens; used by the till and in the programme file"),
+    "name": _("What customers and staff see"),
+    "currency": _("Three letters, like RUB"),
+    "timezone": _("Days of week, hours and birthdays are counted in this time zone"),
+    "precision": _("Whole points, or points with two decimals"),
+    "rounding": _("How a rule's points for a check are rounded"),
+    "allow_negative_after_refund": _(
+        "A refund may take back points already spent, leaving a debt repaid by future points"
+    ),
+    "accrual_exclude": _("Lines from these product sets earn nothing"),
+    "accrual_promo_items": _("Lines the till marks as promo earn points too"),
+    "tier_metric": _("What counts towards a tier's threshold"),
+    "is_active": _("Off: ignored by the till until switched on again"),
+    "rank": _("0 is the entry tier; a higher rank is a higher tier"),
+    "threshold": _("Spend, visits or points (the programme's metric) to reach this tier"),
+    "earn_percent": _("Base accrual: percent of the paid amount, like 5"),
+    "perks": _("Shown to customers in the cabinet"),
+    "channel": _("Offline store, online shop, app or partner"),
+    "parent": _("A product set naming the parent includes this category"),
+    "min_order_amount": _("Empty or 0: any check"),
+    "min_balance": _("Points cannot be redeemed below this balance"),
+    "max_points_per_check": _("Empty: no limit"),
+    "exclude": _("Lines from these product sets are left out"),
+    "include": _("None ticked: all products"),
+    "allow_promo_items": _("Promo lines may be paid with points"),
+    "earn_on_redeemed": _("The part of a check paid with points earns points too"),
+    "kind": _("What the rule does; the parameters below follow the kind"),
+    "factor": _("The base accrual is multiplied by this, like 2 for double points"),
+    "points": _("Points the rule gives"),
+    "min_amount": _("The check amount from which the bonus is given"),
+    "every": _("The bonus is given on every N-th purchase"),
+    "event": _("review, survey, subscription, registration or birthday"),
+    "valid_from": _("Empty: from now"),
+    "valid_until": _("Empty: no end"),
+    "outlets": _("None ticked: every outlet"),
+    "tiers": _("None ticked: every tier"),
+    "limit_per_customer": _("Empty: no limit"),
+    "budget_points": _("Empty: no budget; the rule stops when the budget is spent"),
+}
+
+
+def add_help(form: forms.BaseForm) -> None:
+    for name, field in form.fields.items():
+        if not field.help_text and name in HELP:
+            field.help_text = HELP[name]
+
+
 HUNDRED = Decimal("100")
 FRACTION = Decimal("0.0001")
 
@@ -145,6 +195,7 @@ class ProgrammeScopedForm(forms.ModelForm):
                     self.fields[name].label_from_instance = lambda o: f"{o.program.code}: {o}"
                 self.fields[name].queryset = qs
         self._plain_numbers()
+        add_help(self)
 
     def _plain_numbers(self) -> None:
         """5.0000 shows as 5, 100000.00 as 100000: the stored scale is no part of the value."""
@@ -258,6 +309,10 @@ class CategoryForm(forms.ModelForm):
     class Meta:
         model = Category
         fields = ["program", *CATEGORY_KEYS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        add_help(self)
 
 
 class EarnRuleForm(ProgrammeScopedForm):

@@ -154,3 +154,8 @@ def test_a_user_without_rows_and_a_superuser_see_every_programme(client, admin_c
 def test_only_a_user_who_sees_every_programme_grants_access(marketer, programmes):
     url = reverse("admin:rules_staffprogramaccess_add")
     assert marketer.get(url).status_code == 403
+
+
+def test_the_home_page_shows_only_the_users_programmes_health(marketer, programmes):
+    response = marketer.get(reverse("admin:index"))
+    assert [p.code for p in response.context["health"].programmes] == ["a"]
