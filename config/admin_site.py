@@ -29,6 +29,8 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
+from core.admin import job_label
+
 # The titles Django's own templates read (unfold's read its settings, config.admin_theme).
 admin.site.site_title = _("Kopilka")
 admin.site.site_header = _("Kopilka")
@@ -73,7 +75,13 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin, ModelAdmin):
     form = PeriodicTaskForm
     # The package's "scheduler" column has no translatable label; the interval column is
     # empty for our cron-driven jobs.
-    list_display = ("name", "enabled", "schedule", "last_run_at", "total_run_count", "one_off")
+    list_display = ("title", "enabled", "schedule", "last_run_at", "total_run_count", "one_off")
+
+    @admin.display(description=_("Task"), ordering="name")
+    def title(self, obj):
+        # The system's jobs by what they do, in the admin's language; others by their name.
+        label = job_label(obj.task)
+        return label if label != obj.task else obj.name
 
     @admin.display(description=_("When it runs"), ordering="crontab")
     def schedule(self, obj):

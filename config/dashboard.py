@@ -1,8 +1,11 @@
 """The admin's home page as the marketer's dashboard (unfold's DASHBOARD_CALLBACK)."""
 
+from dataclasses import replace
+
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from core.admin import allowed_program_ids
 from reports.health import installation_health
 
 
@@ -17,6 +20,9 @@ def dashboard_callback(request, context: dict) -> dict:
     """Adds each programme's health and the jobs' state to the admin index's context."""
     user = request.user
     health = installation_health(now=timezone.now())
+    allowed = allowed_program_ids(request)
+    if allowed is not None:  # a staff user limited to some programmes sees only theirs
+        health = replace(health, programmes=[p for p in health.programmes if p.id in allowed])
     context.update(
         {
             "health": health,

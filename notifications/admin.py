@@ -5,9 +5,12 @@ from django.http import HttpResponseForbidden, JsonResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
+from unfold.admin import ModelAdmin
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextareaWidget
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ProgrammeScopedAdminMixin, ReadOnlyAdmin
 from notifications.events import COMMON_SAMPLE, COMMON_VARIABLES, event_get, events_all
 from notifications.models import Message, Template
 from notifications.rendering import TemplateRenderError, render_text
@@ -16,17 +19,17 @@ from notifications.services import message_retry
 
 
 class TemplateForm(forms.ModelForm):
-    event = forms.ChoiceField(label=_("event"))
+    event = forms.ChoiceField(label=_("event"), widget=UnfoldAdminSelectWidget)
 
     class Meta:
         model = Template
         fields = ("event", "channel", "language", "program", "subject", "body", "is_active")
-        widgets = {"body": forms.Textarea(attrs={"rows": 14, "cols": 90})}
+        widgets = {"body": UnfoldAdminTextareaWidget(attrs={"rows": 14})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Built per form: apps (campaigns) may register events after this module is imported.
-        self.fields["event"].choices = [(e.code, f"{e.label} ({e.code})") for e in events_all()]
+        self.fields["event"].choices = [(e.code, e.label) for e in events_all()]
 
 
 def preview(*, event: str, subject: str, body: str, language: str, time_zone: str) -> dict:
@@ -46,14 +49,30 @@ def preview(*, event: str, subject: str, body: str, language: str, time_zone: st
 
 
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
+class TemplateAdmin(ProgrammeScopedAdminMixin, ModelAdmin):
+    # Shared templates (no programme) are seen by everyone; another programme's are not.
+    program_nullable = True
     form = TemplateForm
     change_form_template = "admin/notifications/template/change_form.html"
-    list_display = ("event", "channel", "language", "program", "subject", "is_active", "updated_at")
+    list_display = (
+        "event_label",
+        "channel",
+        "language",
+        "program",
+        "subject",
+        "is_active",
+        "updated_at",
+    )
+    list_select_related = ("program",)
     list_filter = ("event", "channel", "language", "is_active", "program")
     search_fields = ("subject", "body")
     list_editable = ("is_active",)
     ordering = ("event", "channel", "language", "id")
+
+    @admin.display(description=_("event"), ordering="event")
+    def event_label(self, obj):
+        spec = {e.code: e for e in events_all()}.get(obj.event)
+        return spec.label if spec else obj.event
 
     def get_urls(self):
         return [
@@ -101,12 +120,12 @@ class TemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdmin):
+class MessageAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "customer",
         "channel",
-        "event",
+        "event_label",
         "status",
         "status_reason",
         "attempts",
@@ -123,12 +142,18 @@ class MessageAdmin(ReadOnlyAdmin):
         "recipient",
     )
     list_select_related = ("customer",)
+    program_nullable = True
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     # The body of a message that carries a code is shown masked (notifications/retention.py).
     readonly_fields = ["body_masked" if f.name == "body" else f.name for f in Message._meta.fields]
     exclude = ("body",)
     actions = ["retry"]
+
+    @admin.display(description=_("event"), ordering="event")
+    def event_label(self, obj):
+        spec = {e.code: e for e in events_all()}.get(obj.event)
+        return spec.label if spec else obj.event
 
     @admin.display(description=_("body"))
     def body_masked(self, obj: Message) -> str:
@@ -142,4 +167,8 @@ class MessageAdmin(ReadOnlyAdmin):
         count = message_retry(
             message_ids=list(queryset.values_list("pk", flat=True)), now=timezone.now()
         )
-        self.message_user(request, _("%(count)d messages queued again.") % {"count": count})
+        self.message_user(
+            request,
+            ngettext("%(count)d message queued again.", "%(count)d messages queued again.", count)
+            % {"count": count},
+        )

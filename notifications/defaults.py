@@ -1,5 +1,9 @@
 """The templates Kopilka ships (Russian and English), installed by a data migration.
 
+A number of points is always followed by ``{{ value|points_unit }}`` (core.templatetags.kopilka,
+built into the messages' template engine), which gives the word in the form that number needs in
+the message's language: 1 балл, 2 балла, 5 баллов; 1 point, 5 points.
+
 ``install_default_templates`` only creates what is missing, so a marketer's edits survive and a
 later migration can add new defaults by calling it again. SMS on every purchase costs money, so
 that one ships switched off.
@@ -24,10 +28,12 @@ class DefaultTemplate:
 
 
 _EXPIRING_LIST_RU = (
-    "{% for item in items %}— {{ item.points }} баллов — {{ item.date|date:'d.m.Y' }}\n{% endfor %}"
+    "{% for item in items %}— {{ item.points }} {{ item.points|points_unit }} — "
+    "{{ item.date|date:'d.m.Y' }}\n{% endfor %}"
 )
 _EXPIRING_LIST_EN = (
-    "{% for item in items %}- {{ item.points }} points on {{ item.date|date:'j M Y' }}\n"
+    "{% for item in items %}- {{ item.points }} {{ item.points|points_unit }} on "
+    "{{ item.date|date:'j M Y' }}\n"
     "{% endfor %}"
 )
 
@@ -37,22 +43,24 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
         "points_earned",
         "email",
         "ru",
-        "Вам начислено {{ points }} баллов",
+        "+{{ points }} {{ points|points_unit }} за покупку",
         "{{ customer.first_name|default:'Здравствуйте' }}, спасибо за покупку!\n\n"
-        "За чек {{ check.receipt_number }} на {{ check.amount }} ₽ вам начислено {{ points }} "
-        "баллов{% if pending %}; они станут доступны {{ available_at|date:'d.m.Y' }}{% endif %}.\n"
-        "Доступно сейчас: {{ balance }} баллов.\n\n"
+        "За чек {{ check.receipt_number }} на {{ check.amount }} ₽ вы получаете {{ points }} "
+        "{{ points|points_unit }}{% if pending %}; они станут доступны "
+        "{{ available_at|date:'d.m.Y' }}{% endif %}.\n"
+        "Доступно сейчас: {{ balance }} {{ balance|points_unit }}.\n\n"
         "Личный кабинет: {{ cabinet_url }}\n{{ program.name }}",
     ),
     DefaultTemplate(
         "points_earned",
         "email",
         "en",
-        "You earned {{ points }} points",
+        "You earned {{ points }} {{ points|points_unit }}",
         "{{ customer.first_name|default:'Hello' }}, thank you for your purchase!\n\n"
-        "Receipt {{ check.receipt_number }} ({{ check.amount }}) earned you {{ points }} points"
-        "{% if pending %}; they become available on {{ available_at|date:'j M Y' }}{% endif %}.\n"
-        "Available now: {{ balance }} points.\n\n"
+        "Receipt {{ check.receipt_number }} ({{ check.amount }}) earned you {{ points }} "
+        "{{ points|points_unit }}{% if pending %}; they become available on "
+        "{{ available_at|date:'j M Y' }}{% endif %}.\n"
+        "Available now: {{ balance }} {{ balance|points_unit }}.\n\n"
         "Your account: {{ cabinet_url }}\n{{ program.name }}",
     ),
     DefaultTemplate(
@@ -60,7 +68,8 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
         "sms",
         "ru",
         "",
-        "{{ program.name }}: +{{ points }} баллов за покупку. Доступно: {{ balance }}.",
+        "{{ program.name }}: +{{ points }} {{ points|points_unit }} за покупку. "
+        "Доступно: {{ balance }}.",
         is_active=False,
     ),
     DefaultTemplate(
@@ -68,23 +77,24 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
         "sms",
         "en",
         "",
-        "{{ program.name }}: +{{ points }} points for your purchase. Available: {{ balance }}.",
+        "{{ program.name }}: +{{ points }} {{ points|points_unit }} for your purchase. "
+        "Available: {{ balance }}.",
         is_active=False,
     ),
     DefaultTemplate(
         "points_earned",
         "cabinet",
         "ru",
-        "+{{ points }} баллов",
-        "За покупку по чеку {{ check.receipt_number }} начислено {{ points }} баллов"
+        "+{{ points }} {{ points|points_unit }}",
+        "За покупку по чеку {{ check.receipt_number }}: +{{ points }} {{ points|points_unit }}"
         "{% if pending %}, доступны с {{ available_at|date:'d.m.Y' }}{% endif %}.",
     ),
     DefaultTemplate(
         "points_earned",
         "cabinet",
         "en",
-        "+{{ points }} points",
-        "Receipt {{ check.receipt_number }} earned you {{ points }} points"
+        "+{{ points }} {{ points|points_unit }}",
+        "Receipt {{ check.receipt_number }} earned you {{ points }} {{ points|points_unit }}"
         "{% if pending %}, available from {{ available_at|date:'j M Y' }}{% endif %}.",
     ),
     # --- points expiring -----------------------------------------------------------------------
@@ -92,20 +102,22 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
         "points_expiring",
         "email",
         "ru",
-        "Скоро сгорят {{ total }} баллов",
+        "Скоро сгорают баллы: {{ total }} {{ total|points_unit }}",
         "{{ customer.first_name|default:'Здравствуйте' }}, у вас скоро сгорят баллы:\n\n"
         + _EXPIRING_LIST_RU
-        + "\nПотратьте их при следующей покупке. Доступно сейчас: {{ balance }} баллов.\n\n"
+        + "\nПотратьте их при следующей покупке. Доступно сейчас: {{ balance }} "
+        "{{ balance|points_unit }}.\n\n"
         "{{ cabinet_url }}\n{{ program.name }}",
     ),
     DefaultTemplate(
         "points_expiring",
         "email",
         "en",
-        "{{ total }} points expire soon",
+        "{{ total }} {{ total|points_unit }} expire soon",
         "{{ customer.first_name|default:'Hello' }}, some of your points expire soon:\n\n"
         + _EXPIRING_LIST_EN
-        + "\nSpend them on your next purchase. Available now: {{ balance }} points.\n\n"
+        + "\nSpend them on your next purchase. Available now: {{ balance }} "
+        "{{ balance|points_unit }}.\n\n"
         "{{ cabinet_url }}\n{{ program.name }}",
     ),
     DefaultTemplate(
@@ -113,22 +125,31 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
         "sms",
         "ru",
         "",
-        "{{ program.name }}: {{ total }} баллов сгорят с {{ first_date|date:'d.m' }}. "
-        "Успейте потратить!",
+        "{{ program.name }}: с {{ first_date|date:'d.m' }} сгорают баллы: {{ total }} "
+        "{{ total|points_unit }}. Успейте потратить!",
     ),
     DefaultTemplate(
         "points_expiring",
         "sms",
         "en",
         "",
-        "{{ program.name }}: {{ total }} points expire from {{ first_date|date:'j M' }}. "
+        "{{ program.name }}: {{ total }} {{ total|points_unit }} expire from "
+        "{{ first_date|date:'j M' }}. "
         "Spend them soon!",
     ),
     DefaultTemplate(
-        "points_expiring", "cabinet", "ru", "Скоро сгорят {{ total }} баллов", _EXPIRING_LIST_RU
+        "points_expiring",
+        "cabinet",
+        "ru",
+        "Скоро сгорают баллы: {{ total }} {{ total|points_unit }}",
+        _EXPIRING_LIST_RU,
     ),
     DefaultTemplate(
-        "points_expiring", "cabinet", "en", "{{ total }} points expire soon", _EXPIRING_LIST_EN
+        "points_expiring",
+        "cabinet",
+        "en",
+        "{{ total }} {{ total|points_unit }} expire soon",
+        _EXPIRING_LIST_EN,
     ),
     # --- tiers ---------------------------------------------------------------------------------
     DefaultTemplate(

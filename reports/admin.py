@@ -27,6 +27,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
+from core.admin import allowed_program_ids, scope_queryset
 from loyalty.rules.models import Program
 from reports import charts
 from reports.models import Dashboard
@@ -58,6 +59,11 @@ class PeriodForm(forms.Form):
         label=_("From"), required=False, widget=forms.DateInput({"type": "date"})
     )
     last = forms.DateField(label=_("To"), required=False, widget=forms.DateInput({"type": "date"}))
+
+    def __init__(self, *args, programs=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if programs is not None:  # a staff user limited to some programmes picks among them
+            self.fields["program"].queryset = programs
 
     def clean(self):
         data = super().clean()
@@ -117,12 +123,15 @@ class DashboardAdmin(admin.ModelAdmin):
             raise PermissionDenied
         now = timezone.now()
         params = request.GET.copy()
+        programs = scope_queryset(
+            Program.objects.order_by("code"), allowed_program_ids(request), "pk"
+        )
         if "program" not in params:
-            first = Program.objects.order_by("code").first()
+            first = programs.first()
             if first is not None:
                 params["program"] = str(first.pk)
         params.setdefault("preset", "30")
-        form = PeriodForm(params)
+        form = PeriodForm(params, programs=programs)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Reports"),
@@ -145,7 +154,10 @@ class DashboardAdmin(admin.ModelAdmin):
     def campaign_view(self, request, campaign_id: int):
         if not _has_access(request):
             raise PermissionDenied
-        campaign = get_object_or_404(Campaign.objects.select_related("program"), pk=campaign_id)
+        campaigns = scope_queryset(
+            Campaign.objects.select_related("program"), allowed_program_ids(request)
+        )
+        campaign = get_object_or_404(campaigns, pk=campaign_id)
         now = timezone.now()
         results = campaign_results(campaign, now=now)
         if request.GET.get("export") == "campaigns":

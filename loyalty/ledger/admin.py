@@ -6,9 +6,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from unfold.admin import TabularInline
 
 from core import errors
-from core.admin import ReadOnlyAdmin, ReadOnlyAdminMixin
+from core.admin import ProgrammeScopedAdminMixin, ReadOnlyAdmin, ReadOnlyAdminMixin
+from core.formatting import points_text
 from loyalty.ledger import services
 from loyalty.ledger.models import (
     Account,
@@ -23,7 +26,7 @@ from loyalty.ledger.models import (
 from loyalty.ledger.selectors import account_balance
 
 
-class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
@@ -40,10 +43,18 @@ class LotInline(ReadOnlyInline):
 class EntryInline(ReadOnlyInline):
     model = Entry
     fk_name = "account"
-    fields = ("created_at", "operation", "lot", "kind", "amount")
+    fields = ("occurred_at", "operation", "lot", "kind", "amount")
     readonly_fields = fields
     ordering = ("-id",)
     max_num = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("operation", "lot")
+
+    @admin.display(description=_("occurred at"))
+    def occurred_at(self, obj):
+        # The business time of the operation (a check's own time), not when the row was written.
+        return obj.operation.occurred_at
 
 
 class AdjustForm(forms.Form):
@@ -175,6 +186,11 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return request.user.has_perm("ledger.change_account")
 
 
+def _precision(obj) -> int:
+    program = getattr(obj, "program", None)
+    return program.precision if program is not None else 0
+
+
 class OperationEntryInline(ReadOnlyInline):
     model = Entry
     fk_name = "operation"
@@ -182,22 +198,32 @@ class OperationEntryInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-@admin.register(Operation)
-class OperationAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "account", "kind", "points", "description", "created_by")
-    list_filter = ("kind", "program")
-    search_fields = ("account__customer__phone", "idempotency_key", "description")
-    list_select_related = ("account__customer", "created_by")
-    inlines = [OperationEntryInline]
+class LedgerAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdmin):
+    """Read-only ledger rows, limited to the user's programmes; dates are business time."""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
 
+@admin.register(Operation)
+class OperationAdmin(LedgerAdmin):
+    list_display = ("occurred_at", "account", "kind", "points_shown", "description", "created_by")
+    list_filter = ("kind", "program")
+    search_fields = ("account__customer__phone", "idempotency_key", "description")
+    list_select_related = ("account__customer", "account__program", "created_by", "program")
+    date_hierarchy = "occurred_at"
+    ordering = ("-occurred_at", "-id")
+    inlines = [OperationEntryInline]
+
+    @admin.display(description=_("net points"), ordering="points")
+    def points_shown(self, obj):
+        return points_text(obj.points, _precision(obj))
+
+
 class CheckLineInline(ReadOnlyInline):
     model = CheckLine
     fields = (
-        "index",
+        "number",
         "sku",
         "name",
         "category",
@@ -212,9 +238,13 @@ class CheckLineInline(ReadOnlyInline):
     readonly_fields = fields
     show_change_link = False
 
+    @admin.display(description="#")
+    def number(self, obj):
+        return obj.index + 1
+
 
 @admin.register(Check)
-class CheckAdmin(ReadOnlyAdmin):
+class CheckAdmin(LedgerAdmin):
     list_display = (
         "receipt_number",
         "occurred_at",
@@ -222,38 +252,64 @@ class CheckAdmin(ReadOnlyAdmin):
         "account",
         "status",
         "subtotal",
-        "redeemed_points",
-        "earned_points",
+        "redeemed",
+        "earned",
     )
     list_filter = ("status", "program", "outlet")
     search_fields = ("receipt_number", "account__customer__phone")
-    list_select_related = ("outlet", "account__customer")
+    list_select_related = ("outlet", "account__customer", "account__program", "program")
+    date_hierarchy = "occurred_at"
+    ordering = ("-occurred_at", "-id")
     inlines = [CheckLineInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+    @admin.display(description=_("redeemed points"), ordering="redeemed_points")
+    def redeemed(self, obj):
+        return points_text(obj.redeemed_points, _precision(obj))
+
+    @admin.display(description=_("earned points"), ordering="earned_points")
+    def earned(self, obj):
+        return points_text(obj.earned_points, _precision(obj))
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "check_obj", "amount", "clawed_back_points", "restored_points")
+class RefundAdmin(LedgerAdmin):
+    program_lookup = "check_obj__program"
+    list_display = ("occurred_at", "check_obj", "amount", "clawed_back", "restored")
+    list_select_related = ("check_obj__program", "operation")
+    ordering = ("-operation__occurred_at", "-id")
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+    @admin.display(description=_("occurred at"), ordering="operation__occurred_at")
+    def occurred_at(self, obj):
+        return obj.operation.occurred_at
+
+    @admin.display(description=_("clawed back"), ordering="clawed_back_points")
+    def clawed_back(self, obj):
+        return points_text(obj.clawed_back_points, obj.check_obj.program.precision)
+
+    @admin.display(description=_("restored"), ordering="restored_points")
+    def restored(self, obj):
+        return points_text(obj.restored_points, obj.check_obj.program.precision)
 
 
 @admin.register(Entry)
-class EntryAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "account", "operation", "lot", "kind", "amount")
+class EntryAdmin(LedgerAdmin):
+    program_lookup = "account__program"
+    list_display = ("occurred_at", "account", "operation", "lot", "kind", "amount_shown")
     list_filter = ("kind",)
-    list_select_related = ("account__customer", "operation", "lot")
+    list_select_related = ("account__customer", "account__program", "operation", "lot")
+    ordering = ("-operation__occurred_at", "-id")
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+    @admin.display(description=_("occurred at"), ordering="operation__occurred_at")
+    def occurred_at(self, obj):
+        return obj.operation.occurred_at
+
+    @admin.display(description=_("points"), ordering="amount")
+    def amount_shown(self, obj):
+        return points_text(obj.amount, obj.account.program.precision)
 
 
 @admin.register(Coupon)
-class CouponAdmin(ReadOnlyAdmin):
+class CouponAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdmin):
     """Coupons are issued by claims and used by checks; staff hand gifts out with the action."""
 
     list_display = (
@@ -306,7 +362,9 @@ class CouponAdmin(ReadOnlyAdmin):
             done += 1
         if done:
             self.message_user(
-                request, _("Handed out %(n)d gift(s).") % {"n": done}, messages.SUCCESS
+                request,
+                ngettext("Handed out %(n)d gift.", "Handed out %(n)d gifts.", done) % {"n": done},
+                messages.SUCCESS,
             )
 
     def has_hand_out_permission(self, request):

@@ -6,3 +6,8 @@ class LedgerConfig(AppConfig):
     name = "loyalty.ledger"
     label = "ledger"
     verbose_name = _("Points ledger")
+
+    def ready(self) -> None:
+        from loyalty.ledger import simulation
+
+        simulation.connect()

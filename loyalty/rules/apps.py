@@ -8,6 +8,7 @@ class RulesConfig(AppConfig):
     verbose_name = _("Programmes and rules")
 
     def ready(self) -> None:
-        from loyalty.rules import versioning
+        from loyalty.rules import access, versioning
 
         versioning.connect()
+        access.connect()

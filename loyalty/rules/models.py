@@ -9,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -465,6 +466,14 @@ class EarnRule(models.Model):
     def __str__(self) -> str:
         return self.name or self.code
 
+    def get_inline_title(self) -> str:
+        """The row's title on the programme page (django-unfold): what the rule gives."""
+        from loyalty.rules.preview import rule_preview
+
+        preview = rule_preview(self) if self.program_id else ""
+        parts = [str(self), str(self.get_kind_display()), preview]
+        return " · ".join(part for part in parts if part)
+
     # --- validation: the shared conditions, then the kind's own parameters -------------------
 
     # The parameters each kind uses; the others must stay empty (the admin hides them).
@@ -721,3 +730,32 @@ class Reward(models.Model):
             add("limit_per_customer", _("Give 1 or more; leave empty for no limit."))
         if problems:
             raise ValidationError(problems)
+
+
+class StaffProgramAccess(models.Model):
+    """A staff user limited to some programmes (docs/security.md, "Staff and programmes").
+
+    A staff user with no rows, and every superuser, sees every programme. A user with rows
+    sees, changes and simulates only those programmes and what belongs to them.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff user"),
+        on_delete=models.CASCADE,
+        related_name="program_access",
+    )
+    program = models.ForeignKey(
+        Program, verbose_name=_("programme"), on_delete=models.CASCADE, related_name="staff_access"
+    )
+
+    class Meta:
+        verbose_name = _("staff access to a programme")
+        verbose_name_plural = _("staff access to programmes")
+        ordering = ["user", "program"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "program"], name="staff_program_access_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.program}"

@@ -93,7 +93,7 @@ def test_a_programme_is_built_through_the_admin_forms(admin_client):
             },
         ],
         redemption_policy=[
-            {"max_share": "0.30", "min_order_amount": "0", "min_balance": "0"},
+            {"max_share": "30", "min_order_amount": "0", "min_balance": "0"},
         ],
         outlets=[{"code": "main", "name": "Ленина, 10", "channel": "offline", "is_active": "on"}],
         product_sets=[{"code": "lab", "name": "Анализы", "categories": "lab, tests", "skus": ""}],

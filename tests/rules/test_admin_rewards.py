@@ -132,7 +132,7 @@ def test_staff_hand_out_a_gift_and_nothing_else(admin_client, program):
         follow=True,
     )
     html = response.content.decode()
-    assert "Handed out 1 gift(s)." in html
+    assert "Handed out 1 gift." in html
     assert "MONY-0001: Only a gift coupon is handed out by staff." in html
     gift_coupon.refresh_from_db()
     money_coupon.refresh_from_db()

@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from core.formatting import money_text, points_text
 from loyalty.ledger import services
 from loyalty.ledger.models import Operation
 from loyalty.ledger.services import check_calculate
@@ -118,12 +119,23 @@ def test_the_simulator_renders_the_same_numbers_as_check_calculate(admin_client,
 
     html = response.content.decode()
     r = quote.result
-    for value in (r.subtotal, r.max_redeemable, r.redeemed_points, r.discount, r.payable):
-        assert str(value) in html
-    assert f'<td class="earned-points">{r.earned_points}</td>' in html
+    for value in (r.subtotal, r.discount, r.payable):
+        assert f">{money_text(value, 'RUB')}</td>" in html
+    for value in (r.max_redeemable, r.redeemed_points):
+        assert f">{points_text(value, 0)}</td>" in html
+    assert f'<td class="earned-points">{points_text(r.earned_points, 0)}</td>' in html
+    names = {rule.code: rule.name for rule in coffee.earn_rules.all()}
+    reasons = dict((row.rule, reason) for row, reason in simulation.reasons())
+    assert reasons["tier:silver"] == "10% of 3,476.00"  # the admin's number format
     for row in r.breakdown:
-        assert f'<td class="row-points">{row.points}</td>' in html
-        assert row.reason in html
+        assert f'<td class="row-points text-right pr-2">{points_text(row.points, 0)}</td>' in html
+        assert reasons[row.rule] in html
+        if not row.rule.startswith("tier:"):
+            assert f'<td class="row-rule pr-2">{names[row.rule] or row.rule}</td>' in html
+    # Rules by their names, not their codes; lines numbered from 1.
+    assert "tier:silver" not in html
+    assert '<td class="line-number">1</td>' in html
+    assert '<td class="line-number">0</td>' not in html
     assert Operation.objects.count() == operations  # nothing written
 
 
