@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ProgrammeScopedAdminMixin, ReadOnlyAdminMixin
 from customers.models import Customer, OneTimeCode
 
 
 @admin.register(Customer)
-class CustomerAdmin(SimpleHistoryAdmin):
+class CustomerAdmin(ProgrammeScopedAdminMixin, SimpleHistoryAdmin):
+    program_lookup = "accounts__program"
     list_display = ("__str__", "phone", "card_number", "email", "registered_at", "is_blocked")
     list_filter = ("is_blocked", "consent_sms", "consent_email")
     search_fields = ("phone", "card_number", "email", "last_name", "first_name", "public_id")
@@ -26,7 +27,8 @@ class CustomerAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(OneTimeCode)
-class OneTimeCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OneTimeCodeAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    program_lookup = "customer__accounts__program"
     """Read-only: codes are issued by the cabinet and consumed at the till, never typed here."""
 
     list_display = ("customer", "purpose", "created_at", "expires_at", "used_at")

@@ -37,6 +37,7 @@ from campaigns import services
 from campaigns.audience import campaign_audience_size
 from campaigns.models import Campaign, CampaignMember, CampaignRule, CampaignStatus, OfferRule
 from core import errors
+from core.admin import ProgrammeScopedAdminMixin
 from loyalty.ledger.models import RuleAward
 from loyalty.rules.models import EarnRule
 
@@ -138,7 +139,8 @@ class OwnedRuleFormSet(forms.BaseInlineFormSet):
                 form.add_error("rule", problem)
 
 
-class CampaignRuleInline(admin.TabularInline):
+class CampaignRuleInline(ProgrammeScopedAdminMixin, admin.TabularInline):
+    program_lookup = "campaign__program"
     model = CampaignRule
     formset = OwnedRuleFormSet
     extra = 1
@@ -238,7 +240,7 @@ def _run_transition(request, campaign: Campaign, action: str) -> bool:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(SimpleHistoryAdmin):
+class CampaignAdmin(ProgrammeScopedAdminMixin, SimpleHistoryAdmin):
     form = CampaignForm
     change_form_template = "admin/campaigns/campaign/change_form.html"
     inlines = (CampaignRuleInline,)

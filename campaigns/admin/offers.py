@@ -9,13 +9,15 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from campaigns.admin.campaigns import OwnedRuleFormSet
 from campaigns.models import Offer, OfferRule
+from core.admin import ProgrammeScopedAdminMixin
 
 
 class OfferRuleFormSet(OwnedRuleFormSet):
     owner = "offer"
 
 
-class OfferRuleInline(admin.TabularInline):
+class OfferRuleInline(ProgrammeScopedAdminMixin, admin.TabularInline):
+    program_lookup = "offer__program"
     model = OfferRule
     formset = OfferRuleFormSet
     extra = 1
@@ -24,7 +26,7 @@ class OfferRuleInline(admin.TabularInline):
 
 
 @admin.register(Offer)
-class OfferAdmin(SimpleHistoryAdmin):
+class OfferAdmin(ProgrammeScopedAdminMixin, SimpleHistoryAdmin):
     inlines = (OfferRuleInline,)
     list_display = (
         "title",

@@ -30,7 +30,7 @@ from campaigns.segments import (
     segment_preview,
     segment_refresh,
 )
-from core.admin import ReadOnlyAdmin
+from core.admin import ProgrammeScopedAdminMixin, ReadOnlyAdmin
 from loyalty.rules.models import Program
 
 
@@ -82,7 +82,7 @@ class SegmentForm(forms.ModelForm):
 
 
 @admin.register(Segment)
-class SegmentAdmin(SimpleHistoryAdmin):
+class SegmentAdmin(ProgrammeScopedAdminMixin, SimpleHistoryAdmin):
     form = SegmentForm
     change_form_template = "admin/campaigns/segment/change_form.html"
     list_display = ("name", "code", "program", "is_builtin", "is_active", "members", "refreshed_at")
@@ -244,7 +244,7 @@ class SegmentAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(RfmScore)
-class RfmScoreAdmin(ReadOnlyAdmin):
+class RfmScoreAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdmin):
     """RFM of every customer: filter by score, sort by recency, frequency or spend."""
 
     list_display = (

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from campaigns.models import Referral, TriggerConfig
-from core.admin import ReadOnlyAdmin
+from core.admin import ProgrammeScopedAdminMixin, ReadOnlyAdmin
 from core.money import points_exact
 
 
@@ -60,7 +60,7 @@ class TriggerConfigForm(forms.ModelForm):
 
 
 @admin.register(TriggerConfig)
-class TriggerConfigAdmin(SimpleHistoryAdmin):
+class TriggerConfigAdmin(ProgrammeScopedAdminMixin, SimpleHistoryAdmin):
     form = TriggerConfigForm
     list_display = (
         "program",
@@ -108,7 +108,7 @@ class TriggerConfigAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Referral)
-class ReferralAdmin(ReadOnlyAdmin):
+class ReferralAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdmin):
     list_display = ("friend", "referrer", "status", "reason", "created_at", "granted_at")
     list_filter = ("status", "program")
     list_select_related = ("friend__customer", "referrer__customer")

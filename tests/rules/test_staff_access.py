@@ -10,10 +10,12 @@ from django.urls import reverse
 from loyalty.rules.models import StaffProgramAccess, Tier
 from tests.factories import (
     AccountFactory,
+    CampaignFactory,
     CheckFactory,
     EarnRuleFactory,
     OutletFactory,
     ProgramFactory,
+    SegmentFactory,
     TierFactory,
 )
 
@@ -159,3 +161,43 @@ def test_only_a_user_who_sees_every_programme_grants_access(marketer, programmes
 def test_the_home_page_shows_only_the_users_programmes_health(marketer, programmes):
     response = marketer.get(reverse("admin:index"))
     assert [p.code for p in response.context["health"].programmes] == ["a"]
+
+
+@pytest.fixture
+def card_marketer(client, programmes):
+    """Limited to A, with the customer, account and campaign permissions a marketer may get."""
+    user = get_user_model().objects.create_user("marketer-a2", password="x", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=(*APPS, "customers", "campaigns"),
+        )
+    )
+    StaffProgramAccess.objects.create(user=user, program=programmes[0])
+    client.force_login(user)
+    return client
+
+
+def test_customers_accounts_and_campaigns_of_another_programme_are_out_of_reach(
+    card_marketer, programmes
+):
+    a, b = programmes
+    account_a, account_b = AccountFactory(program=a), AccountFactory(program=b)
+    segment_a, segment_b = SegmentFactory(program=a), SegmentFactory(program=b)
+    campaign_b = CampaignFactory(program=b, segment=segment_b)
+
+    response = card_marketer.get(reverse("admin:customers_customer_changelist"))
+    assert [c.pk for c in response.context["cl"].result_list] == [account_a.customer_id]
+    response = card_marketer.get(reverse("admin:ledger_account_changelist"))
+    assert [acc.pk for acc in response.context["cl"].result_list] == [account_a.pk]
+    response = card_marketer.get(reverse("admin:campaigns_segment_changelist"))
+    assert [s.pk for s in response.context["cl"].result_list] == [segment_a.pk]
+    for url in (
+        reverse("admin:customers_customer_change", args=[account_b.customer_id]),
+        reverse("admin:ledger_account_change", args=[account_b.pk]),
+        reverse("admin:campaigns_segment_change", args=[segment_b.pk]),
+        reverse("admin:campaigns_campaign_change", args=[campaign_b.pk]),
+    ):
+        assert card_marketer.get(url).status_code == 404, url
+    # A's own customer card still opens.
+    url = reverse("admin:customers_customer_change", args=[account_a.customer_id])
+    assert card_marketer.get(url).status_code == 200
