@@ -13,6 +13,7 @@ from core import errors
 from core.admin import ProgrammeScopedAdminMixin, ReadOnlyAdmin, ReadOnlyAdminMixin
 from core.formatting import points_text
 from loyalty.ledger import services
+from loyalty.ledger.labels import description_text
 from loyalty.ledger.models import (
     Account,
     Check,
@@ -207,7 +208,18 @@ class LedgerAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdmin):
 
 @admin.register(Operation)
 class OperationAdmin(LedgerAdmin):
-    list_display = ("occurred_at", "account", "kind", "points_shown", "description", "created_by")
+    @admin.display(description=_("description"), ordering="description")
+    def description_shown(self, obj):
+        return description_text(obj.description)
+
+    list_display = (
+        "occurred_at",
+        "account",
+        "kind",
+        "points_shown",
+        "description_shown",
+        "created_by",
+    )
     list_filter = ("kind", "program")
     search_fields = ("account__customer__phone", "idempotency_key", "description")
     list_select_related = ("account__customer", "account__program", "created_by", "program")

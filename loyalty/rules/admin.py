@@ -256,12 +256,32 @@ class RewardInline(CheckboxPickers, ProgrammeChildInline, StackedInline):
     fieldsets = REWARD_FIELDSETS
 
 
+class ProgrammeStateFilter(admin.SimpleListFilter):
+    """Running or stopped, in words that agree with "programme" (feminine in Russian)."""
+
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("active", pgettext("programme", "Active")),
+            ("stopped", pgettext("programme", "Stopped")),
+        )
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(is_active=True)
+        if self.value() == "stopped":
+            return queryset.filter(is_active=False)
+        return queryset
+
+
 @admin.register(Program)
 class ProgramAdmin(CheckboxPickers, ProgrammeAdmin):
     program_lookup = "pk"
     form = ProgramForm
     list_display = ("code", "name", "currency", "state", "tiers_count", "rules_count")
-    list_filter = ("is_active",)
+    list_filter = (ProgrammeStateFilter,)
     search_fields = ("code", "name")
     change_form_template = "admin/rules/program/change_form.html"
     change_list_template = "admin/rules/program/change_list.html"

@@ -297,3 +297,15 @@ def test_a_programme_reads_as_feminine_in_the_russian_list(admin_client):
     assert "Активна" in html
     assert "Остановлена" in html
     assert "Активен" not in html
+
+
+@pytest.mark.russian
+def test_the_programme_list_filters_by_state_in_words_that_agree(admin_client):
+    running, stopped = ProgramFactory(code="run"), ProgramFactory(code="stop", is_active=False)
+    url = "/admin/rules/program/"
+    page = admin_client.get(url).content.decode()
+    assert "Активна" in page and "Остановлена" in page and "активен" not in page
+    shown = admin_client.get(url, {"state": "stopped"}).context["cl"].result_list
+    assert [p.pk for p in shown] == [stopped.pk]
+    shown = admin_client.get(url, {"state": "active"}).context["cl"].result_list
+    assert running.pk in [p.pk for p in shown] and stopped.pk not in [p.pk for p in shown]
