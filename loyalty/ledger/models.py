@@ -45,8 +45,9 @@ class Account(models.Model):
         related_name="accounts",
     )
     tier_since = models.DateTimeField(_("tier since"), null=True, blank=True)
-    # Cached balances as of ``balance_at``; pending lots mature by time alone, so readers go
-    # through selectors.account_balance(), which recomputes once ``pending_release_at`` passed.
+    # Cached balances as of the last write; pending lots mature and positive lots expire by
+    # time alone, so readers go through selectors.account_balance(), which recomputes once
+    # ``pending_release_at`` (the next such moment, maturity or expiry) has passed.
     available = points_field(_("available points"), default=ZERO)
     pending = points_field(_("pending points"), default=ZERO)
     pending_release_at = models.DateTimeField(_("next pending release"), null=True, blank=True)

@@ -24,32 +24,63 @@ class Balance:
         return self.available + self.pending
 
 
+def live_lots_q(now: datetime) -> Q:
+    """Lots that still count at ``now``: debts, and positive lots not yet past their expiry.
+
+    A positive lot whose ``expires_at`` has passed is gone for every reader at once, as a
+    pending lot is available at once when its hold ends; the expiry job only writes the
+    entries that zero it (``services/expiry.py``). Until then its points are *expired,
+    awaiting the job* (``awaiting_expiry``), and count in no balance.
+    """
+    return Q(remaining__lt=0) | Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
 def lots_balance(
     *, account_ids, now: datetime
 ) -> dict[int, tuple[Decimal, Decimal, datetime | None]]:
-    """(available, pending, next release) per account, computed from lots in one query."""
+    """(available, pending, next change) per account, computed from lots in one query.
+
+    Only lots that still count at ``now`` (``live_lots_q``) are summed. The next change is the
+    first moment after ``now`` when the split moves by time alone: a pending lot matures or a
+    positive lot expires. It is what ``Account.pending_release_at`` caches.
+    """
+    live = live_lots_q(now)
     rows = (
         Lot.objects.filter(account_id__in=account_ids)
         .exclude(remaining=0)
         .values("account_id")
         .annotate(
-            available=Coalesce(Sum("remaining", filter=Q(available_at__lte=now)), ZERO),
-            pending=Coalesce(Sum("remaining", filter=Q(available_at__gt=now)), ZERO),
-            release=Min("available_at", filter=Q(available_at__gt=now)),
+            available=Coalesce(Sum("remaining", filter=live & Q(available_at__lte=now)), ZERO),
+            pending=Coalesce(Sum("remaining", filter=live & Q(available_at__gt=now)), ZERO),
+            release=Min("available_at", filter=live & Q(available_at__gt=now)),
+            expiry=Min("expires_at", filter=Q(remaining__gt=0, expires_at__gt=now)),
         )
         .order_by("account_id")
     )
     result = {account_id: (ZERO, ZERO, None) for account_id in account_ids}
     for row in rows:
-        result[row["account_id"]] = (row["available"], row["pending"], row["release"])
+        changes = [t for t in (row["release"], row["expiry"]) if t is not None]
+        result[row["account_id"]] = (row["available"], row["pending"], min(changes, default=None))
     return result
 
 
-def account_balance(account: Account, *, now: datetime) -> Balance:
-    """The balance at ``now``: the cached one, unless a pending lot has matured since.
+def awaiting_expiry(*, account_ids, now: datetime) -> dict[int, Decimal]:
+    """Points per account in lots past their expiry that the expiry job has not zeroed yet."""
+    return dict(
+        Lot.objects.filter(account_id__in=account_ids, remaining__gt=0, expires_at__lte=now)
+        .values("account_id")
+        .annotate(total=Sum("remaining"))
+        .values_list("account_id", "total")
+        .order_by()
+    )
 
-    Pending points become available by time alone; the cache records when the next pending
-    lot matures, and only after that moment is the split recomputed (one query).
+
+def account_balance(account: Account, *, now: datetime) -> Balance:
+    """The balance at ``now``: the cached one, unless it has changed by time since.
+
+    Pending points become available and positive lots expire by time alone; the cache records
+    the next such moment (``pending_release_at``), and only after it is the split recomputed
+    from the lots (one query).
     """
     if account.pending_release_at is None or now < account.pending_release_at:
         return Balance(available=account.available, pending=account.pending)

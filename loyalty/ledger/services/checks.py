@@ -307,12 +307,13 @@ def check_commit(
 def _locked_balance(account: Account, *, now: datetime) -> tuple[movements.CheckBalance, bool]:
     """The locked account's balance at ``now``, and whether it is the cached one.
 
-    The cache is used while no pending lot has matured (``now < pending_release_at``), as
-    every reader does; else the split is read from the lots (one aggregate). The cache was
-    written by whichever operation held the lock last, at its own ``now``, which may be a
-    moment later than ours: a lot it counted as available may still be pending for us. The
-    burn reads only lots available at our ``now``, so such a redemption is caught there and
-    the balance is read from the lots (``_commit_member``).
+    The cache is used while nothing changed by time alone (``now < pending_release_at``: no
+    pending lot has matured and no positive lot expired), as every reader does; else the
+    split is read from the lots (one aggregate). The cache was written by whichever operation
+    held the lock last, at its own ``now``, which may be a moment later than ours: a lot it
+    counted as available may still be pending for us. The burn reads only lots available at
+    our ``now``, so such a redemption is caught there and the balance is read from the lots
+    (``_commit_member``).
     """
     if account.pending_release_at is None or now < account.pending_release_at:
         return (

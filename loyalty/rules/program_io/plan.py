@@ -74,9 +74,7 @@ def plan_read(reader: Reader, top: dict) -> dict:
             prog[field] = reader.integer(qualification[key], path)
 
     section = PROGRAM_OCCURRED_AT.file_key
-    window = reader.obj(
-        top.get(section, {}), section, set(PROGRAM_OCCURRED_AT.file_keys.values())
-    )
+    window = reader.obj(top.get(section, {}), section, set(PROGRAM_OCCURRED_AT.file_keys.values()))
     for field, key in PROGRAM_OCCURRED_AT.file_keys.items():
         if key in window:
             prog[field] = reader.integer(window[key], f"{section}.{key}")
