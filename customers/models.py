@@ -70,8 +70,8 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.phone or self.card_number or str(self.public_id)
+        # Names belong to the programmes (member profiles), not to the global record.
+        return self.phone_masked or str(self.public_id)
 
     @property
     def full_name(self) -> str:

@@ -4,11 +4,21 @@ from django.db import transaction
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
 from core import errors
 from core.admin import ReadOnlyAdmin, ReadOnlyAdminMixin
 from loyalty.ledger import services
-from loyalty.ledger.models import Account, Check, CheckLine, Entry, Lot, Operation, Refund
+from loyalty.ledger.models import (
+    Account,
+    Check,
+    CheckLine,
+    Entry,
+    Lot,
+    MemberProfile,
+    Operation,
+    Refund,
+)
 from loyalty.ledger.selectors import account_balance
 
 
@@ -35,6 +45,64 @@ class EntryInline(ReadOnlyInline):
     max_num = 0
 
 
+class MemberProfileInline(ReadOnlyAdminMixin, admin.StackedInline):
+    """What the account's programme knows of the member (edited on the profile's page)."""
+
+    model = MemberProfile
+    can_delete = False
+    readonly_fields = (
+        "public_id",
+        "first_name",
+        "last_name",
+        "email",
+        "birth_date",
+        "card_number",
+        "consent_sms",
+        "consent_sms_at",
+        "consent_email",
+        "consent_email_at",
+    )
+    exclude = ("program",)
+
+
+@admin.register(MemberProfile)
+class MemberProfileAdmin(SimpleHistoryAdmin):
+    """Per-programme member data: names, email, birth date, card, consents (docs/security.md)."""
+
+    list_display = ("__str__", "program", "card_number", "email", "consent_sms", "consent_email")
+    list_filter = ("program", "consent_sms", "consent_email")
+    search_fields = ("public_id", "email", "card_number", "last_name", "first_name")
+    list_select_related = ("program",)
+    readonly_fields = ("public_id", "account", "program", "consent_sms_at", "consent_email_at")
+    fields = (
+        "public_id",
+        "account",
+        "program",
+        "first_name",
+        "last_name",
+        "email",
+        "birth_date",
+        "card_number",
+        "consent_sms",
+        "consent_sms_at",
+        "consent_email",
+        "consent_email_at",
+    )
+
+    def has_add_permission(self, request):
+        return False  # a profile comes with its account
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        now = timezone.now()
+        for channel in ("sms", "email"):
+            if f"consent_{channel}" in form.changed_data:
+                setattr(obj, f"consent_{channel}_at", now)
+        super().save_model(request, obj, form, change)
+
+
 class AdjustForm(forms.Form):
     points = forms.DecimalField(
         label=_("Points"), max_digits=14, decimal_places=2, help_text=_("Negative to deduct")
@@ -57,9 +125,10 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("program", "tier")
     search_fields = (
         "customer__phone",
-        "customer__card_number",
-        "customer__email",
-        "customer__last_name",
+        "profile__card_number",
+        "profile__email",
+        "profile__last_name",
+        "profile__public_id",
     )
     list_select_related = ("customer", "program", "tier")
     readonly_fields = (
@@ -77,7 +146,7 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "enrolled_outlet",
     )
     exclude = ("available", "pending", "pending_release_at")
-    inlines = [LotInline, EntryInline]
+    inlines = [MemberProfileInline, LotInline, EntryInline]
     actions = ["adjust_points"]
     admin_allows = frozenset({"change"})
 

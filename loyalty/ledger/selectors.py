@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Min, Q, Sum
 from django.db.models.functions import Coalesce
 
-from loyalty.ledger.models import Account, Lot
+from loyalty.ledger.models import Account, Lot, MemberProfile
 
 ZERO = Decimal("0")
 
@@ -86,6 +86,14 @@ def account_balance(account: Account, *, now: datetime) -> Balance:
         return Balance(available=account.available, pending=account.pending)
     available, pending, _ = lots_balance(account_ids=[account.pk], now=now)[account.pk]
     return Balance(available=available, pending=pending)
+
+
+def member_profile(account: Account) -> MemberProfile | None:
+    """The account's member profile: the one already loaded with it if any, else read."""
+    try:
+        return account.profile
+    except MemberProfile.DoesNotExist:
+        return None
 
 
 def expiring_lots(account: Account, *, now: datetime, limit: int = 3) -> list[Lot]:

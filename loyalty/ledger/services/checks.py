@@ -31,7 +31,13 @@ from loyalty.ledger.models import (
 )
 from loyalty.ledger.selectors import Balance, account_balance, lots_balance
 from loyalty.ledger.services import movements
-from loyalty.ledger.services.accounts import account_lock, account_open, member_account_lock
+from loyalty.ledger.services.accounts import (
+    account_lock,
+    account_open,
+    member_account_lock,
+    profile_from_snapshot,
+    profile_snapshot,
+)
 from loyalty.ledger.services.tiers import account_tier_upgrade
 from loyalty.rules import engine, loader
 from loyalty.rules.models import EarnRule, Outlet, Program, Tier
@@ -345,6 +351,7 @@ def _commit_member(
                 program_id=program.pk, source=source, idempotency_key=idempotency_key
             ).values("pk")[:1]
         ),
+        profile_snapshot=profile_snapshot(),
     )
     if account is None:
         account = account_open(program=program, customer=customer, now=now, outlet=outlet)
@@ -352,6 +359,7 @@ def _commit_member(
         version, replay_id = None, None
     else:
         version, replay_id = account.program_version, account.replay_id
+        profile_from_snapshot(account, account.profile_snapshot)
     account.customer = customer  # the signal receivers read it; no need to load it again
     if replay_id is not None:
         op = Operation.objects.select_related("check_obj").get(pk=replay_id)
