@@ -146,6 +146,17 @@ class AccountFactory(factory.django.DjangoModelFactory):
         obj.refresh_from_db()  # drop the cached empty profile
 
 
+class MemberProfileFactory(factory.django.DjangoModelFactory):
+    """The profile every account gets when it is opened (filled by the AccountFactory)."""
+
+    class Meta:
+        model = MemberProfile
+        django_get_or_create = ("account",)
+
+    account = factory.SubFactory(AccountFactory)
+    program = factory.LazyAttribute(lambda o: o.account.program)
+
+
 class CheckFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Check
