@@ -36,9 +36,7 @@ def customer_register(
     customer = Customer(
         phone=phone,
         registered_at=now,
-        referred_by=referred_by
-        if referred_by is not None and referred_by.phone != phone
-        else None,
+        referred_by=referred_by if referred_by is not None and referred_by.phone != phone else None,
     )
     try:
         customer.full_clean(exclude=["referral_code", "public_id", "user", "referred_by"])

@@ -461,9 +461,7 @@ class CustomerOperationsListApi(PosApi):
             public_id = uuid.UUID(str(customer_id))
         except ValueError:
             raise errors.CustomerNotFound() from None
-        account = Account.objects.filter(
-            program=self.program, profile__public_id=public_id
-        ).first()
+        account = Account.objects.filter(program=self.program, profile__public_id=public_id).first()
         if account is None:
             raise errors.CustomerNotFound()
         ops = (
