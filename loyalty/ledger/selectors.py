@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Min, Q, Sum
+from django.db.models import F, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
 from loyalty.ledger.models import Account, Lot, MemberProfile
@@ -72,6 +72,21 @@ def awaiting_expiry(*, account_ids, now: datetime) -> dict[int, Decimal]:
         .annotate(total=Sum("remaining"))
         .values_list("account_id", "total")
         .order_by()
+    )
+
+
+def expired_outside_cache(*, program_id: int, now: datetime) -> Decimal:
+    """Points still in a programme's entries and lots but left out of its accounts' cached
+    balances: positive lots past their expiry that the job has not zeroed yet, and that the
+    cache had already dropped (expired before the cache's next change, ``pending_release_at``).
+    Σ cached balances + this == Σ entries (ledger invariant 1, see ADR 0010)."""
+    return (
+        Lot.objects.filter(account__program_id=program_id, remaining__gt=0, expires_at__lte=now)
+        .filter(
+            Q(account__pending_release_at__isnull=True)
+            | Q(expires_at__lt=F("account__pending_release_at"))
+        )
+        .aggregate(s=Coalesce(Sum("remaining"), ZERO))["s"]
     )
 
 
