@@ -25,6 +25,7 @@ from backoffice.forms import FORMS
 from core import errors
 from customers.admin import CustomerAdmin
 from customers.models import Customer
+from notifications.admin import CustomerWithErasureAdmin
 
 TITLES = {
     "adjust": _("Adjust points"),
@@ -49,7 +50,7 @@ def _domain_errors(form, exc: errors.DomainError) -> None:
                 form.add_error(None, f"{name}: {problem}")
 
 
-class CustomerCardAdmin(CustomerAdmin):
+class CustomerCardAdmin(CustomerWithErasureAdmin):
     change_form_template = "admin/backoffice/customer_change_form.html"
     # A block goes through the card's action (with a reason, audited), not the profile form.
     readonly_fields = (*CustomerAdmin.readonly_fields, "is_blocked", "blocked_reason")

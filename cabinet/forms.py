@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from core import errors
 from customers.models import Customer
 from customers.phones import phone_normalise
+from loyalty.ledger.models import MemberProfile
 
 from . import ratelimit
 
@@ -19,7 +20,9 @@ def login_candidates(identifier: str) -> list:
     """Cabinet users an email or a phone may name (emails are not unique across customers)."""
     identifier = identifier.strip()
     if "@" in identifier:
-        rows = Customer.objects.filter(email__iexact=identifier, user__isnull=False)
+        # Emails live in the programmes' member profiles; the person is the cabinet user.
+        ids = MemberProfile.objects.filter(email__iexact=identifier).values("account__customer")
+        rows = Customer.objects.filter(pk__in=ids, user__isnull=False)
     else:
         try:
             phone = phone_normalise(identifier, region=settings.KOPILKA_DEFAULT_REGION)

@@ -18,7 +18,7 @@ from core import errors
 from customers.codes import one_time_code_consume, one_time_code_issue
 from customers.models import CodePurpose, Customer
 from customers.phones import phone_normalise
-from loyalty.ledger.models import Account
+from loyalty.ledger.models import Account, MemberProfile
 from notifications.events import SIGNUP_CODE
 from notifications.models import Channel
 from notifications.services import customer_unsubscribe, message_enqueue
@@ -103,7 +103,15 @@ def signup_complete(*, phone: str, code: str, password: str, now: datetime):
     )
     user = customer.user
     if user is None:
-        user = get_user_model()(username=f"customer-{customer.public_id.hex}", email=customer.email)
+        # The person's own cabinet: the reset email is one they gave a programme they are in.
+        email = (
+            MemberProfile.objects.filter(account__customer=customer)
+            .exclude(email="")
+            .order_by("account_id")
+            .values_list("email", flat=True)
+            .first()
+        )
+        user = get_user_model()(username=f"customer-{customer.public_id.hex}", email=email or "")
         user.set_password(password)
         user.save()
         customer.user = user
@@ -115,8 +123,9 @@ def signup_complete(*, phone: str, code: str, password: str, now: datetime):
 
 
 @transaction.atomic
-def consent_set(*, customer: Customer, channel: str, value: bool, now: datetime) -> bool:
-    """Switch the customer's email or SMS consent; returns whether it changed.
+def consent_set(*, account: Account, channel: str, value: bool, now: datetime) -> bool:
+    """Switch the email or SMS consent given to the account's programme; returns whether it
+    changed (consents are per programme: the member profile).
 
     Withdrawal goes through the outbox's unsubscribe (which also drops pending marketing on
     that channel). The change time is recorded for the consent audit.
@@ -125,39 +134,41 @@ def consent_set(*, customer: Customer, channel: str, value: bool, now: datetime)
     if channel not in (Channel.EMAIL, Channel.SMS):
         raise errors.ValidationFailed(fields={"channel": [_("Unknown channel.")]})
     if not value:
-        return customer_unsubscribe(customer=customer, channel=channel, now=now)
-    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        return customer_unsubscribe(
+            customer=account.customer, channel=channel, now=now, program_id=account.program_id
+        )
+    profile = MemberProfile.objects.select_for_update().get(account=account)
     field = f"consent_{channel}"
-    if getattr(customer, field):
+    if getattr(profile, field):
         return False
-    setattr(customer, field, True)
-    setattr(customer, f"{field}_at", now)
-    customer.save(update_fields=[field, f"{field}_at"])
+    setattr(profile, field, True)
+    setattr(profile, f"{field}_at", now)
+    profile.save(update_fields=[field, f"{field}_at"])
     return True
 
 
 @transaction.atomic
 def profile_update(
-    *, customer: Customer, first_name: str, last_name: str, email: str, now: datetime
-) -> Customer:
-    """Change the customer's name and email; the cabinet user's email follows (reset mail).
+    *, account: Account, first_name: str, last_name: str, email: str, now: datetime
+) -> MemberProfile:
+    """Change the name and email the account's programme holds; the cabinet user's email
+    follows (reset mail). Other programmes' profiles are untouched.
 
     Raises ValidationFailed naming the field.
     """
-    customer = (
-        Customer.objects.select_for_update(of=("self",)).select_related("user").get(pk=customer.pk)
-    )
-    customer.first_name = first_name.strip()
-    customer.last_name = last_name.strip()
-    customer.email = email.strip()
+    profile = MemberProfile.objects.select_for_update().get(account=account)
+    profile.first_name = first_name.strip()
+    profile.last_name = last_name.strip()
+    profile.email = email.strip()
     try:
-        customer.full_clean(exclude=["referral_code", "public_id", "user", "referred_by"])
+        profile.full_clean(exclude=["account", "program", "public_id"])
     except ValidationError as exc:
         raise errors.ValidationFailed(
             fields={name: [str(m) for m in msgs] for name, msgs in exc.message_dict.items()}
         ) from None
-    customer.save(update_fields=["first_name", "last_name", "email"])
-    if customer.user is not None and customer.user.email != customer.email:
-        customer.user.email = customer.email
-        customer.user.save(update_fields=["email"])
-    return customer
+    profile.save(update_fields=["first_name", "last_name", "email"])
+    user = Customer.objects.select_related("user").get(pk=account.customer_id).user
+    if user is not None and profile.email and user.email != profile.email:
+        user.email = profile.email
+        user.save(update_fields=["email"])
+    return profile

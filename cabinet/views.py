@@ -32,6 +32,7 @@ from core import errors
 from customers.codes import one_time_code_issue
 from customers.models import CodePurpose, Customer
 from customers.phones import phone_normalise
+from loyalty.ledger.models import MemberProfile
 from loyalty.ledger.services.rewards import reward_claim as reward_claim_service
 from loyalty.rules.models import Reward
 from notifications.selectors import cabinet_messages, cabinet_unread_count
@@ -73,6 +74,8 @@ def _context(request, **extra) -> dict:
     return {
         "customer": request.customer,
         "account": request.account,
+        # What this programme knows of the member; the cabinet shows the chosen programme's.
+        "profile": request.account.profile,
         "program": request.account.program,
         "unread": cabinet_unread_count(customer=request.customer),
         **extra,
@@ -205,6 +208,16 @@ def signup_confirm(request):
     return render(request, "cabinet/signup_confirm.html", {"form": form, "phone_masked": masked})
 
 
+def _referrer_name(referrer: Customer | None) -> str:
+    """The friend's first name as they gave it to the programme of their first account."""
+    if referrer is None:
+        return ""
+    profile = (
+        MemberProfile.objects.filter(account__customer=referrer).order_by("account_id").first()
+    )
+    return profile.first_name if profile is not None else ""
+
+
 def invite(request, code: str):
     """The page a referral link opens: how to join with the friend's code (public)."""
     referrer = Customer.objects.filter(referral_code=code.upper()).first()
@@ -213,7 +226,7 @@ def invite(request, code: str):
         "cabinet/invite.html",
         {
             "code": code.upper() if referrer else "",
-            "first_name": referrer.first_name if referrer else "",
+            "first_name": _referrer_name(referrer),
         },
         status=200 if referrer else 404,
     )
@@ -368,16 +381,18 @@ def referral(request):
 @require_http_methods(["GET", "POST"])
 @cabinet_view
 def profile(request):
-    customer = request.customer
+    profile = request.account.profile
     initial = {
-        "first_name": customer.first_name,
-        "last_name": customer.last_name,
-        "email": customer.email,
+        "first_name": profile.first_name,
+        "last_name": profile.last_name,
+        "email": profile.email,
     }
     form = forms.ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.profile_update(customer=customer, now=timezone.now(), **form.cleaned_data)
+            services.profile_update(
+                account=request.account, now=timezone.now(), **form.cleaned_data
+            )
         except errors.ValidationFailed as exc:
             for name, problems in (exc.fields or {}).items():
                 for problem in problems:
@@ -386,8 +401,8 @@ def profile(request):
             messages.success(request, _("Profile saved."))
             return redirect("cabinet:profile")
     consents = [
-        ("email", _("Email"), customer.consent_email, customer.consent_email_at),
-        ("sms", _("SMS"), customer.consent_sms, customer.consent_sms_at),
+        ("email", _("Email"), profile.consent_email, profile.consent_email_at),
+        ("sms", _("SMS"), profile.consent_sms, profile.consent_sms_at),
     ]
     return render(request, "cabinet/profile.html", _context(request, form=form, consents=consents))
 
@@ -398,7 +413,7 @@ def consent(request):
     form = forms.ConsentForm(request.POST)
     if form.is_valid():
         services.consent_set(
-            customer=request.customer,
+            account=request.account,
             channel=form.cleaned_data["channel"],
             value=form.cleaned_data["value"],
             now=timezone.now(),

@@ -311,10 +311,10 @@ class _Builder:
             return q if op == "in" else ~q | Q(enrolled_outlet__isnull=True)
         if field == "birthday_month":
             months = [self.now.astimezone(self.tz).month] if op == "current" else value
-            q = Q(customer__birth_date__month__in=months)
-            return q if op != "not_in" else Q(customer__birth_date__isnull=False) & ~q
+            q = Q(profile__birth_date__month__in=months)
+            return q if op != "not_in" else Q(profile__birth_date__isnull=False) & ~q
         if field in ("consent_sms", "consent_email"):
-            return Q(**{f"customer__{field}": value})
+            return Q(**{f"profile__{field}": value})  # consent given to this programme
         raise ValueError(field)  # unreachable after validation
 
 

@@ -8,20 +8,18 @@ from customers.models import Customer, OneTimeCode
 
 @admin.register(Customer)
 class CustomerAdmin(ProgrammeScopedAdminMixin, SimpleHistoryAdmin):
+    """The person's identity only: what each programme collected (names, email, birth date,
+    card, consents) is its member profile, in the ledger's admin (docs/security.md)."""
+
     program_lookup = "accounts__program"
-    list_display = ("__str__", "phone", "card_number", "email", "registered_at", "is_blocked")
-    list_filter = ("is_blocked", "consent_sms", "consent_email")
-    search_fields = ("phone", "card_number", "email", "last_name", "first_name", "public_id")
+    list_display = ("phone", "public_id", "registered_at", "is_blocked")
+    list_filter = ("is_blocked",)
+    search_fields = ("phone", "public_id")
     readonly_fields = ("public_id", "referral_code")
     raw_id_fields = ("referred_by", "user")
     fieldsets = (
-        (None, {"fields": ("public_id", "first_name", "last_name", "birth_date")}),
-        (_("Identifiers"), {"fields": ("phone", "email", "card_number", "user")}),
+        (_("Identifiers"), {"fields": ("public_id", "phone", "user")}),
         (_("Referral"), {"fields": ("referral_code", "referred_by")}),
-        (
-            _("Consents"),
-            {"fields": ("consent_sms", "consent_sms_at", "consent_email", "consent_email_at")},
-        ),
         (_("Status"), {"fields": ("registered_at", "is_blocked", "blocked_reason")}),
     )
 
@@ -33,7 +31,7 @@ class OneTimeCodeAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdminMixin, admin.Mode
 
     list_display = ("customer", "purpose", "created_at", "expires_at", "used_at")
     list_filter = ("purpose",)
-    search_fields = ("customer__phone", "customer__card_number")
+    search_fields = ("customer__phone",)
     raw_id_fields = ("customer",)
     readonly_fields = ("customer", "purpose", "created_at", "expires_at", "used_at")
     exclude = ("code_digest",)

@@ -70,8 +70,8 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.phone or self.card_number or str(self.public_id)
+        # Names belong to the programmes (member profiles), not to the global record.
+        return self.phone_masked or str(self.public_id)
 
     @property
     def full_name(self) -> str:
@@ -116,3 +116,32 @@ class OneTimeCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} · {self.customer}"
+
+
+class ErasureRecord(models.Model):
+    """The audit of one erasure of a person's data on request (152-FZ / GDPR): who, when, why,
+    and a non-reversible reference (an HMAC of the phone), never the data itself."""
+
+    customer = models.OneToOneField(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="erasure",
+    )
+    reference = models.CharField(_("reference"), max_length=64, db_index=True)
+    reason = models.TextField(_("reason"))
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("erased by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    erased_at = models.DateTimeField(_("erased at"))
+
+    class Meta:
+        verbose_name = _("erasure record")
+        verbose_name_plural = _("erasure records")
+        ordering = ["-erased_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.reference[:12]} · {self.erased_at:%Y-%m-%d}"

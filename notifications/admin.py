@@ -1,7 +1,9 @@
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpResponseForbidden, JsonResponse
+from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -10,7 +12,11 @@ from django.views.decorators.http import require_POST
 from unfold.admin import ModelAdmin
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextareaWidget
 
+from core import errors
 from core.admin import ProgrammeScopedAdminMixin, ReadOnlyAdmin
+from customers.admin import CustomerAdmin
+from customers.models import Customer, ErasureRecord
+from notifications.erasure import customer_erase
 from notifications.events import COMMON_SAMPLE, COMMON_VARIABLES, event_get, events_all
 from notifications.models import Message, Template
 from notifications.rendering import TemplateRenderError, render_text
@@ -172,3 +178,71 @@ class MessageAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdmin):
             ngettext("%(count)d message queued again.", "%(count)d messages queued again.", count)
             % {"count": count},
         )
+
+
+# --- erasure on request (docs/security.md) -------------------------------------------------------
+# The action lives here, with the erasure service (notifications/erasure.py): it touches the
+# layers up to the outbox, which the customers app may not import.
+
+
+class EraseForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (the request)"), widget=forms.Textarea, max_length=2000
+    )
+    confirm = forms.BooleanField(label=_("I understand this cannot be undone"))
+
+
+class CustomerWithErasureAdmin(CustomerAdmin):
+    actions = ["erase_personal_data"]
+
+    @admin.action(description=_("Erase personal data (on request)"), permissions=["change"])
+    def erase_personal_data(self, request, queryset):
+        form = EraseForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    for customer in queryset.order_by("pk"):
+                        customer_erase(
+                            customer=customer,
+                            reason=form.cleaned_data["reason"],
+                            by=request.user,
+                            now=timezone.now(),
+                        )
+            except errors.ValidationFailed as exc:
+                self.message_user(request, str(exc.fields), messages.ERROR)
+                return None
+            n = queryset.count()
+            self.message_user(
+                request,
+                ngettext(
+                    "Erased the personal data of %(n)d customer.",
+                    "Erased the personal data of %(n)d customers.",
+                    n,
+                )
+                % {"n": n},
+                messages.SUCCESS,
+            )
+            return None
+        return render(
+            request,
+            "admin/customers/erase.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Erase personal data"),
+                "form": form,
+                "customers": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+admin.site.unregister(Customer)
+admin.site.register(Customer, CustomerWithErasureAdmin)
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(ReadOnlyAdmin):
+    list_display = ("reference", "erased_at", "erased_by", "customer")
+    search_fields = ("reference",)
+    readonly_fields = ("customer", "reference", "reason", "erased_by", "erased_at")

@@ -2,13 +2,71 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from customers.models import Customer
+from loyalty.ledger.models import MemberProfile
 from notifications.models import Channel, Message, MessageStatus
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """A person as one programme knows them: the global identity (phone, blocked) and that
+    programme's own profile (names, email, consents). Without a programme (or before the
+    member has a profile) nothing programme-collected is known: no email, no consent."""
+
+    customer: Customer
+    profile: MemberProfile | None
+
+    @property
+    def pk(self) -> int:
+        return self.customer.pk
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.customer.is_blocked
+
+    @property
+    def phone(self) -> str:
+        return self.customer.phone or ""
+
+    @property
+    def email(self) -> str:
+        return self.profile.email if self.profile is not None else ""
+
+    @property
+    def consent_email(self) -> bool:
+        return self.profile is not None and self.profile.consent_email
+
+    @property
+    def consent_sms(self) -> bool:
+        return self.profile is not None and self.profile.consent_sms
+
+    @property
+    def first_name(self) -> str:
+        return self.profile.first_name if self.profile is not None else ""
+
+    @property
+    def last_name(self) -> str:
+        return self.profile.last_name if self.profile is not None else ""
+
+    @property
+    def full_name(self) -> str:
+        return self.profile.full_name if self.profile is not None else ""
+
+
+def addressee(customer: Customer, program, *, profile: MemberProfile | None = None) -> Addressee:
+    """``customer`` as ``program`` knows them (one query unless ``profile`` is given)."""
+    if profile is None and program is not None:
+        profile = MemberProfile.objects.filter(
+            program_id=program.pk, account__customer_id=customer.pk
+        ).first()
+    return Addressee(customer=customer, profile=profile)
 
 
 def recipient_of(customer, channel: str) -> str:

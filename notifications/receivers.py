@@ -15,6 +15,7 @@ from django.db import transaction
 
 from core.db import in_unit_of_work
 from loyalty.ledger import signals
+from loyalty.ledger.selectors import member_profile
 from notifications.contexts import balance_data, points, tier_data
 from notifications.services import message_enqueue
 
@@ -48,6 +49,7 @@ def on_check_committed(sender, *, account, check, result, now, **kwargs) -> None
     _safely(
         customer=account.customer,
         program=program,
+        profile=member_profile(account),  # read with the account lock in a commit
         event="points_earned",
         context={
             **balance_data(account, now=now),

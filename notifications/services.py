@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from core.db import in_unit_of_work
 from core.links import absolute_reverse
 from customers.models import Customer
+from loyalty.ledger.models import MemberProfile
 from notifications import policies
 from notifications.backends import PermanentSendError, SendError, backend_for
 from notifications.events import event_get, event_is_urgent
@@ -84,19 +85,19 @@ def _templates_for(
     return chosen
 
 
-def _base_context(customer, program, *, channel: str, marketing: bool) -> dict:
+def _base_context(person, program, *, channel: str, marketing: bool) -> dict:
     context = {
         "customer": {
-            "first_name": customer.first_name,
-            "last_name": customer.last_name,
-            "full_name": customer.full_name,
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "full_name": person.full_name,
         },
         "program": {"name": program.name, "code": program.code} if program else {},
         "site_url": settings.SITE_URL,
         "cabinet_url": absolute_reverse("cabinet:dashboard"),
     }
     if marketing and channel == Channel.EMAIL:
-        context["unsubscribe_url"] = unsubscribe_url(customer, Channel.EMAIL)
+        context["unsubscribe_url"] = unsubscribe_url(person.customer, Channel.EMAIL, program)
     return context
 
 
@@ -122,6 +123,7 @@ def message_enqueue(
     scheduled_for: datetime | None = None,
     dispatch: bool = True,
     fresh: bool = False,
+    profile=None,
 ) -> list[Message]:
     """Write the outbox rows of one event for one customer, one per channel with a template.
 
@@ -143,6 +145,9 @@ def message_enqueue(
     up before and read back after; the rows returned are the ones built (without ids). Inside
     the API's unit of work (``core.db``) no savepoint is taken, and the dispatcher is queued
     on commit by a background thread, so the request never waits for the broker.
+
+    Names, the email address and the consents are the ones ``program`` collected (its member
+    profile; pass ``profile`` if the caller has it); no other programme's data is ever used.
     """
     spec = event_get(event)
     marketing = spec.marketing if marketing is None else marketing
@@ -156,6 +161,7 @@ def message_enqueue(
     )
     if not templates:
         return []
+    person = policies.addressee(customer, program, profile=profile)
     keys = {channel: f"{idempotency_key}:{channel}" for channel in templates}
     # Inside the API's unit of work no block at all: an atomic block without a savepoint
     # would mark the whole request for rollback on any exception, even one the caller
@@ -179,6 +185,7 @@ def message_enqueue(
             rows.append(
                 _new_message(
                     customer=customer,
+                    person=person,
                     program=program,
                     template=template,
                     channel=channel,
@@ -213,6 +220,7 @@ def message_enqueue(
 def _new_message(
     *,
     customer,
+    person,
     program,
     template,
     channel,
@@ -238,7 +246,7 @@ def _new_message(
         scheduled_for=due,
         created_at=now,
     )
-    full = {**_base_context(customer, program, channel=channel, marketing=marketing), **context}
+    full = {**_base_context(person, program, channel=channel, marketing=marketing), **context}
     try:
         message.subject, message.body = render_text(
             subject=template.subject,
@@ -254,7 +262,7 @@ def _new_message(
         return message
     if "unsubscribe_url" in full:
         message.body = _with_unsubscribe_footer(message.body, full["unsubscribe_url"], language)
-    reason = policies.skip_reason(customer, channel, marketing=marketing)
+    reason = policies.skip_reason(person, channel, marketing=marketing)
     if not reason and marketing and policies.marketing_cap_reached(customer.pk, channel, now=now):
         reason = _("marketing frequency cap reached")
     if reason:
@@ -427,7 +435,7 @@ def _deliver(message: Message, token, backend, *, now, moment, result: DispatchR
         )
         result.failed += 1
         return
-    customer = message.customer
+    customer = policies.addressee(message.customer, message.program)
     reason = policies.skip_reason(customer, message.channel, marketing=message.marketing)
     if reason:
         _release(
@@ -506,24 +514,34 @@ def _deliver(message: Message, token, backend, *, now, moment, result: DispatchR
 
 
 @transaction.atomic
-def customer_unsubscribe(*, customer: Customer, channel: str, now: datetime) -> bool:
-    """Withdraw the customer's consent for ``channel`` and drop pending marketing on it.
+def customer_unsubscribe(
+    *, customer: Customer, channel: str, now: datetime, program_id: int | None = None
+) -> bool:
+    """Withdraw the consent for ``channel`` given to the programme ``program_id`` (to every
+    programme the customer is in when None: a link from before consents were per programme)
+    and drop pending marketing of it on that channel.
 
-    Idempotent; returns whether the consent was on. Transactional messages keep coming
+    Idempotent; returns whether a consent was on. Transactional messages keep coming
     (they need no consent unless NOTIFICATIONS_TRANSACTIONAL_NEEDS_CONSENT).
     """
-    customer = Customer.objects.select_for_update().get(pk=customer.pk)
     field = {Channel.EMAIL: "consent_email", Channel.SMS: "consent_sms"}.get(channel)
     if field is None:
         return False
-    was_on = getattr(customer, field)
-    if was_on:
-        setattr(customer, field, False)
-        setattr(customer, f"{field}_at", now)
-        customer.save(update_fields=[field, f"{field}_at"])
-    Message.objects.filter(
-        customer=customer, channel=channel, marketing=True, status=MessageStatus.PENDING
-    ).update(status=MessageStatus.SKIPPED, status_reason=_("unsubscribed"))
+    profiles = MemberProfile.objects.select_for_update().filter(account__customer_id=customer.pk)
+    pending = Message.objects.filter(
+        customer_id=customer.pk, channel=channel, marketing=True, status=MessageStatus.PENDING
+    )
+    if program_id is not None:
+        profiles = profiles.filter(program_id=program_id)
+        pending = pending.filter(program_id=program_id)
+    was_on = False
+    for profile in profiles.order_by("pk"):
+        if getattr(profile, field):
+            was_on = True
+            setattr(profile, field, False)
+            setattr(profile, f"{field}_at", now)
+            profile.save(update_fields=[field, f"{field}_at"])
+    pending.update(status=MessageStatus.SKIPPED, status_reason=_("unsubscribed"))
     return was_on
 
 

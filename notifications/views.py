@@ -25,5 +25,7 @@ def unsubscribe(request, token: str):
     if request.method == "GET":
         # Link scanners follow GET links; only a POST (a button, or the mail client) acts.
         return render(request, "notifications/unsubscribe.html", {"channel": channel})
-    customer_unsubscribe(customer=customer, channel=channel, now=timezone.now())
+    customer_unsubscribe(
+        customer=customer, channel=channel, now=timezone.now(), program_id=parsed[2]
+    )
     return render(request, "notifications/unsubscribe.html", {"done": True, "channel": channel})

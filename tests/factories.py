@@ -12,6 +12,7 @@ from loyalty.ledger.models import (
     CheckLine,
     Entry,
     Lot,
+    MemberProfile,
     Operation,
     Refund,
     RuleAward,
@@ -107,13 +108,53 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     registered_at = T0
 
 
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "birth_date",
+    "card_number",
+    "consent_sms",
+    "consent_sms_at",
+    "consent_email",
+    "consent_email_at",
+)
+
+
 class AccountFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Account
+        skip_postgeneration_save = True
+        django_get_or_create = ("program", "customer")
 
     program = factory.SubFactory(ProgramFactory)
     customer = factory.SubFactory(CustomerFactory)
     enrolled_at = T0
+
+    @factory.post_generation
+    def profile(obj, create, extracted, **kwargs):
+        """Tests describe a member by the customer's fields (``customer__email=…``): the
+        programme of this account is the one that collected them, so its profile holds them.
+        (Production code never copies them: each programme's profile is filled by its own
+        enrolment, see loyalty.ledger.services.accounts.profile_fill.)"""
+        if not create:
+            return
+        customer = obj.customer
+        MemberProfile.objects.filter(account=obj).update(
+            **{field: getattr(customer, field) for field in PROFILE_FIELDS}, **kwargs
+        )
+        obj.refresh_from_db()  # drop the cached empty profile
+
+
+class MemberProfileFactory(factory.django.DjangoModelFactory):
+    """The profile every account gets when it is opened (filled by the AccountFactory)."""
+
+    class Meta:
+        model = MemberProfile
+        django_get_or_create = ("account",)
+
+    account = factory.SubFactory(AccountFactory)
+    program = factory.LazyAttribute(lambda o: o.account.program)
 
 
 class CheckFactory(factory.django.DjangoModelFactory):

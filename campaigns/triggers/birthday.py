@@ -47,7 +47,7 @@ def _birthday_bonuses(config: TriggerConfig, *, now: datetime) -> Iterator[Bonus
     for year, items in sorted(by_year.items()):
         match = Q()
         for _day, month, day in items:
-            match |= Q(customer__birth_date__month=month, customer__birth_date__day=day)
+            match |= Q(profile__birth_date__month=month, profile__birth_date__day=day)
         candidates = (
             Account.objects.filter(program=prog, customer__is_blocked=False)
             .filter(match)
@@ -55,8 +55,8 @@ def _birthday_bonuses(config: TriggerConfig, *, now: datetime) -> Iterator[Bonus
             .order_by("pk")
         )
         celebrated = {(m, d): day for day, m, d in items}
-        for account in in_chunks(candidates.select_related("customer", "program")):
-            born = account.customer.birth_date
+        for account in in_chunks(candidates.select_related("customer", "program", "profile")):
+            born = account.profile.birth_date  # the date this programme collected
             day = celebrated[(born.month, born.day)]
             yield Bonus(
                 account=account,

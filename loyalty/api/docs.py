@@ -133,7 +133,9 @@ customer_lookup = {
         OpenApiParameter("phone", str, description="Any common format, e.g. 8 999 123-45-67."),
         OpenApiParameter("card", str),
         OpenApiParameter("code", str, description="Six digits from the cabinet."),
-        OpenApiParameter("id", OpenApiTypes.UUID, description="The customer's id."),
+        OpenApiParameter(
+            "id", OpenApiTypes.UUID, description="The customer's id in this programme."
+        ),
     ],
     "responses": {
         200: OpenApiResponse(

@@ -20,7 +20,6 @@ from campaigns.enrolment import member_enrol
 from core import errors
 from core.money import quantize_points
 from customers.codes import one_time_code_consume
-from customers.identifiers import card_held_outside
 from customers.models import CodePurpose, Customer
 from loyalty.api import docs
 from loyalty.api import serializers as s
@@ -211,8 +210,9 @@ def _coupon_reason(coupon) -> str:
 
 def _customer_body(customer: Customer, account: Account, *, now: datetime) -> dict:
     return {
-        "id": customer.public_id,
-        "first_name": customer.first_name,
+        # This programme's own id and data of the member (its profile), never another's.
+        "id": account.profile.public_id,
+        "first_name": account.profile.first_name,
         "phone_masked": customer.phone_masked,
         "tier": _tier(account.tier),
         "balance": account_balance(account, now=now).__dict__,
@@ -239,7 +239,7 @@ class CustomerLookupApi(PosApi):
         customer = self.identify(ref, now=now, field=field)
         if customer.is_blocked:
             raise errors.CustomerBlocked()
-        account = Account.objects.select_related("tier").get(
+        account = Account.objects.select_related("tier", "profile").get(
             program=self.program, customer=customer
         )
         body = _customer_body(customer, account, now=now)
@@ -250,16 +250,9 @@ class CustomerEnrolApi(PosApi):
     @extend_schema(**docs.customer_enrol)
     def post(self, request):
         data = self.valid(s.CustomerEnrolInputSerializer, request.data)
+        # Cards are per programme (the member profile): another programme's cards are never
+        # looked at, so nothing about them can be learnt here (docs/security.md).
         card = data.get("card")
-        if card_held_outside(
-            card=card, phone=data["phone"], region=self.program.region, members=self.members()
-        ):
-            # Refusing would tell this terminal that another programme issued the card; the
-            # enrolment goes ahead as for an unknown card, without it (docs/security.md).
-            logger.warning(
-                "enrol at outlet %s: card held in another programme ignored", self.outlet.pk
-            )
-            card = None
 
         def act(key):
             now = timezone.now()
@@ -276,7 +269,7 @@ class CustomerEnrolApi(PosApi):
                 consents=data.get("consents"),
                 now=now,
             )
-            account = Account.objects.select_related("tier").get(pk=account.pk)
+            account = Account.objects.select_related("tier", "profile").get(pk=account.pk)
             body = _customer_body(customer, account, now=now)
             code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
             return code, self.output(s.CustomerOutputSerializer, body)
@@ -630,9 +623,7 @@ class CustomerOperationsListApi(PosApi):
             public_id = uuid.UUID(str(customer_id))
         except ValueError:
             raise errors.CustomerNotFound() from None
-        account = Account.objects.filter(
-            program=self.program, customer__public_id=public_id
-        ).first()
+        account = Account.objects.filter(program=self.program, profile__public_id=public_id).first()
         if account is None:
             raise errors.CustomerNotFound()
         ops = (

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import TabularInline
 
 from core import errors
@@ -21,6 +22,7 @@ from loyalty.ledger.models import (
     Coupon,
     Entry,
     Lot,
+    MemberProfile,
     Operation,
     Refund,
 )
@@ -58,6 +60,64 @@ class EntryInline(ReadOnlyInline):
         return obj.operation.occurred_at
 
 
+class MemberProfileInline(ReadOnlyAdminMixin, admin.StackedInline):
+    """What the account's programme knows of the member (edited on the profile's page)."""
+
+    model = MemberProfile
+    can_delete = False
+    readonly_fields = (
+        "public_id",
+        "first_name",
+        "last_name",
+        "email",
+        "birth_date",
+        "card_number",
+        "consent_sms",
+        "consent_sms_at",
+        "consent_email",
+        "consent_email_at",
+    )
+    exclude = ("program",)
+
+
+@admin.register(MemberProfile)
+class MemberProfileAdmin(ProgrammeScopedAdminMixin, SimpleHistoryAdmin):
+    """Per-programme member data: names, email, birth date, card, consents (docs/security.md)."""
+
+    list_display = ("__str__", "program", "card_number", "email", "consent_sms", "consent_email")
+    list_filter = ("program", "consent_sms", "consent_email")
+    search_fields = ("public_id", "email", "card_number", "last_name", "first_name")
+    list_select_related = ("program",)
+    readonly_fields = ("public_id", "account", "program", "consent_sms_at", "consent_email_at")
+    fields = (
+        "public_id",
+        "account",
+        "program",
+        "first_name",
+        "last_name",
+        "email",
+        "birth_date",
+        "card_number",
+        "consent_sms",
+        "consent_sms_at",
+        "consent_email",
+        "consent_email_at",
+    )
+
+    def has_add_permission(self, request):
+        return False  # a profile comes with its account
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        now = timezone.now()
+        for channel in ("sms", "email"):
+            if f"consent_{channel}" in form.changed_data:
+                setattr(obj, f"consent_{channel}_at", now)
+        super().save_model(request, obj, form, change)
+
+
 class AdjustForm(forms.Form):
     points = forms.DecimalField(
         label=_("Points"), max_digits=14, decimal_places=2, help_text=_("Negative to deduct")
@@ -80,9 +140,10 @@ class AccountAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
     list_filter = ("program", "tier")
     search_fields = (
         "customer__phone",
-        "customer__card_number",
-        "customer__email",
-        "customer__last_name",
+        "profile__card_number",
+        "profile__email",
+        "profile__last_name",
+        "profile__public_id",
     )
     list_select_related = ("customer", "program", "tier")
     readonly_fields = (
@@ -104,7 +165,8 @@ class AccountAdmin(ProgrammeScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
     exclude = ("available", "pending", "held", "pending_release_at")
     # No lots or entries inline: an active account has thousands (the page was 20 000 px
     # tall). The customer card pages the operations; the links filter the lists by account.
-    inlines = []
+    # The programme's own member profile (names, email, card, consents) is shown here.
+    inlines = [MemberProfileInline]
     actions = ["adjust_points"]
     admin_allows = frozenset({"change"})
 

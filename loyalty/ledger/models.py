@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from core.money import money_field, points_field
 
@@ -45,8 +46,9 @@ class Account(models.Model):
         related_name="accounts",
     )
     tier_since = models.DateTimeField(_("tier since"), null=True, blank=True)
-    # Cached balances as of ``balance_at``; pending lots mature by time alone, so readers go
-    # through selectors.account_balance(), which recomputes once ``pending_release_at`` passed.
+    # Cached balances as of the last write; pending lots mature and positive lots expire by
+    # time alone, so readers go through selectors.account_balance(), which recomputes once
+    # ``pending_release_at`` (the next such moment, maturity or expiry) has passed.
     available = points_field(_("available points"), default=ZERO)
     pending = points_field(_("pending points"), default=ZERO)
     # Points a two-phase payment holds (docs/adr/0007-two-phase-payment.md): they sit in hold
@@ -539,3 +541,52 @@ class Coupon(models.Model):
         if now >= self.expires_at:
             return "expired"
         return "active"
+
+
+class MemberProfile(models.Model):
+    """What one programme knows of its member: names, email, birth date, card, consents.
+
+    One per account (customer × programme). No programme reads another's profile: the global
+    ``Customer`` only identifies the person (phone); everything a programme collected lives
+    here, and consents are given to this programme. ``public_id`` is the customer ``id`` the
+    POS API shows to this programme's terminals, different in every programme.
+    """
+
+    account = models.OneToOneField(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="profile"
+    )
+    program = models.ForeignKey(
+        "rules.Program",
+        verbose_name=_("programme"),
+        on_delete=models.PROTECT,
+        related_name="member_profiles",
+    )
+    public_id = models.UUIDField(_("customer id"), default=uuid.uuid4, unique=True, editable=False)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), blank=True, db_index=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    card_number = models.CharField(_("card number"), max_length=32, null=True, blank=True)
+    consent_sms = models.BooleanField(_("SMS consent"), default=False)
+    consent_sms_at = models.DateTimeField(_("SMS consent changed at"), null=True, blank=True)
+    consent_email = models.BooleanField(_("email consent"), default=False)
+    consent_email_at = models.DateTimeField(_("email consent changed at"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("member profile")
+        verbose_name_plural = _("member profiles")
+        ordering = ["program", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "card_number"], name="member_card_per_program"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or str(self.public_id)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()

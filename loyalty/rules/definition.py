@@ -55,6 +55,12 @@ PROGRAM_QUALIFICATION = Section(
     "tier_qualification",
     _keys(tier_metric="metric", tier_period_days="period_days", tier_grace_days="grace_days"),
 )
+# How far a check's or event's ``occurred_at`` may be from our clock (the API rejects the rest).
+PROGRAM_OCCURRED_AT = Section(
+    _("Check times"),
+    "occurred_at",
+    _keys(occurred_at_past_days="past_days", occurred_at_future_minutes="future_minutes"),
+)
 # Top-level keys of the file too, shown apart in the admin.
 PROGRAM_REPORTS = Section(_("Reports"), None, _keys("gross_margin"))
 PROGRAM_SECTIONS = (
@@ -62,6 +68,7 @@ PROGRAM_SECTIONS = (
     PROGRAM_POINTS,
     PROGRAM_ACCRUAL,
     PROGRAM_QUALIFICATION,
+    PROGRAM_OCCURRED_AT,
     PROGRAM_REPORTS,
 )
 PROGRAM_FIELDS = tuple(field for section in PROGRAM_SECTIONS for field in section.fields)

@@ -40,7 +40,8 @@ class EmailBackend(ChannelBackend):
         headers = {"Message-ID": message_id_for(message.idempotency_key)}
         if message.marketing:
             # RFC 2369 + RFC 8058: mail clients show an unsubscribe button that POSTs here.
-            headers["List-Unsubscribe"] = f"<{unsubscribe_url(message.customer, 'email')}>"
+            url = unsubscribe_url(message.customer, "email", message.program)
+            headers["List-Unsubscribe"] = f"<{url}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         try:
             if self.connection is None:

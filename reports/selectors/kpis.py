@@ -20,6 +20,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
 from loyalty.ledger.models import Account, Check, Entry, Operation
+from loyalty.ledger.selectors import expired_outside_cache
 from loyalty.rules.models import Program
 from reports.models import CampaignDay, MemberDay, OutletDay, ProgramDay
 from reports.periods import (
@@ -231,9 +232,11 @@ class DaySource:
         after today (a till whose clock runs ahead).
         """
         if self._current is None:
+            # Points past their expiry that the job has not written off yet are out of the
+            # cached balances but still in the entries (ADR 0010): added back.
             self._current = Account.objects.filter(program=self.program).aggregate(
                 s=Coalesce(Sum("available"), ZERO) + Coalesce(Sum("pending"), ZERO)
-            )["s"]
+            )["s"] + expired_outside_cache(program_id=self.program.pk, now=self.now)
         current = self._current
         after = max(day, self.today) + timedelta(days=1)
         if after not in self._future:

@@ -245,7 +245,7 @@ def test_blocked_customer_is_422(client, member):
     member.save()
     response = post(client, "/api/v1/checks/calculate", {"customer": {"card": "x"}, "lines": []})
     assert response.status_code == 400
-    body = {"customer": {"id": str(member.public_id)}, "lines": [latte()]}
+    body = {"customer": {"id": str(member.accounts.get().profile.public_id)}, "lines": [latte()]}
     response = post(client, "/api/v1/checks/calculate", body)
     assert response.status_code == 422 and response.json()["code"] == "customer_blocked"
     assert not Operation.objects.filter(kind="check").exists()

@@ -85,9 +85,12 @@ def test_anonymous_calculate_and_commit_both_have_no_tier(client, program):
 
 
 def test_lookup_by_id(client, member):
-    response = client.get("/api/v1/customers/lookup", {"id": str(member.public_id)})
+    # The id is the programme's own customer id (its member profile's), not the global one.
+    own_id = str(member.accounts.get().profile.public_id)
+    assert client.get("/api/v1/customers/lookup", {"id": str(member.public_id)}).status_code == 404
+    response = client.get("/api/v1/customers/lookup", {"id": own_id})
     assert response.status_code == 200
-    assert response.json()["id"] == str(member.public_id)
+    assert response.json()["id"] == own_id
     assert response.json()["balance"] == {"available": "90", "pending": "0"}
     unknown = client.get("/api/v1/customers/lookup", {"id": "00000000-0000-0000-0000-000000000000"})
     assert unknown.status_code == 404 and unknown.json()["code"] == "customer_not_found"

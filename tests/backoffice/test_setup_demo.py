@@ -18,7 +18,7 @@ from campaigns.models import (
     TriggerConfig,
 )
 from customers.models import Customer
-from loyalty.ledger.models import Account, Check, Lot, Operation
+from loyalty.ledger.models import Account, Check, Lot, MemberProfile, Operation
 from loyalty.ledger.services import ledger_reconcile
 from loyalty.rules.models import Program
 from loyalty.rules.program_io import program_dump
@@ -60,7 +60,8 @@ def test_setup_demo_builds_real_history_and_is_idempotent(settings, tmp_path):
     assert {o.code for o in program.outlets.all()} == {"msk-1", "msk-2", "web"}
     assert program.tiers.count() == 3
     assert Customer.objects.count() == 6
-    assert all(c.first_name and c.last_name for c in Customer.objects.all())
+    profiles = MemberProfile.objects.filter(program=program)
+    assert profiles.count() == 6 and all(p.first_name and p.last_name for p in profiles)
     assert Check.objects.filter(program=program).count() >= 12
     # Balances come from committed checks: lots exist and the ledger reconciles.
     assert Lot.objects.filter(account__program=program).exists()

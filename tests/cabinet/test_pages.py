@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from loyalty.ledger.models import Account, Check
+from loyalty.ledger.models import Account, Check, MemberProfile
 from loyalty.ledger.services import points_grant
 from notifications.models import Message
 from tests.cabinet.conftest import buy
@@ -195,21 +195,25 @@ def test_profile_saves_name_and_email_and_the_user_email_follows(signed_in, memb
     assert response.status_code == 302
     member.refresh_from_db()
     member.user.refresh_from_db()
-    assert (member.first_name, member.email) == ("Anna", "anna.p@example.com")
+    profile = MemberProfile.objects.get(account__customer=member)  # this programme's
+    assert (profile.first_name, profile.email) == ("Anna", "anna.p@example.com")
     assert member.user.email == "anna.p@example.com"
+    assert (member.first_name, member.email) == ("", "")  # nothing on the global record
     bad = signed_in.post(url("profile", "en"), {"email": "not-an-email"})
     assert bad.status_code == 200 and "email" in bad.context["form"].errors
 
 
 def test_consents_toggle_with_timestamps(signed_in, member):
-    assert not member.consent_sms
+    # Consents are given to the programme the cabinet shows (its member profile).
+    profile = MemberProfile.objects.get(account__customer=member)
+    assert not profile.consent_sms
     signed_in.post(url("consent", "en"), {"channel": "sms", "value": "1"})
-    member.refresh_from_db()
-    assert member.consent_sms and member.consent_sms_at is not None
-    switched_on_at = member.consent_sms_at
+    profile.refresh_from_db()
+    assert profile.consent_sms and profile.consent_sms_at is not None
+    switched_on_at = profile.consent_sms_at
     signed_in.post(url("consent", "en"), {"channel": "sms", "value": "0"})
-    member.refresh_from_db()
-    assert not member.consent_sms and member.consent_sms_at >= switched_on_at
+    profile.refresh_from_db()
+    assert not profile.consent_sms and profile.consent_sms_at >= switched_on_at
     html = signed_in.get(url("profile", "en")).content.decode()
     assert 'data-testid="consent-sms"' in html and "Turn on" in html
     assert signed_in.post(url("consent", "en"), {"channel": "fax", "value": "1"}).status_code == 302

@@ -6,7 +6,7 @@ from core import errors
 from customers.codes import one_time_code_issue
 from customers.models import Customer
 from loyalty.ledger import signals
-from loyalty.ledger.models import Account
+from loyalty.ledger.models import Account, MemberProfile
 from loyalty.ledger.services import customer_enrol, customer_identify
 from tests.factories import AccountFactory, OutletFactory, ProgramFactory, TierFactory
 
@@ -42,8 +42,13 @@ def test_enrol_creates_customer_account_and_sends_signal(outlet, now):
         signals.customer_enrolled.disconnect(dispatch_uid="test-enrol")
     assert created is True
     assert customer.phone == "+79991112233"
-    assert customer.card_number == "2000123"
-    assert customer.consent_sms is True and customer.consent_sms_at == now
+    # What the programme collected is its member profile's; the customer is only the phone.
+    profile = MemberProfile.objects.get(account=account)
+    assert (profile.card_number, profile.first_name) == ("2000123", "Ольга")
+    assert profile.birth_date == date(1990, 5, 1)
+    assert profile.consent_sms is True and profile.consent_sms_at == now
+    assert profile.consent_email is False
+    assert (customer.card_number, customer.first_name, customer.birth_date) == (None, "", None)
     assert account.program == outlet.program and account.tier.code == "base"
     assert account.enrolled_outlet == outlet
     assert len(seen) == 1 and seen[0]["created"] is True and seen[0]["account"] == account
@@ -121,11 +126,13 @@ def test_enrol_card_taken_by_someone_else(outlet, now):
 
 
 def test_identify_by_each_identifier_and_only_members(now):
-    account = AccountFactory(customer__phone="+79991234567", customer__card_number="777")
+    account = AccountFactory(customer__phone="+79991234567")
+    MemberProfile.objects.filter(account=account).update(card_number="777")
     program, customer = account.program, account.customer
     assert customer_identify(program=program, phone="8 999 123 45 67", now=now) == customer
     assert customer_identify(program=program, card="777", now=now) == customer
-    assert customer_identify(program=program, id=str(customer.public_id), now=now) == customer
+    own_id = str(account.profile.public_id)  # the programme's own id, not the global one
+    assert customer_identify(program=program, id=own_id, now=now) == customer
     code = one_time_code_issue(customer=customer, purpose="till", now=now)
     assert customer_identify(program=program, code=code, now=now) == customer
     with pytest.raises(errors.CustomerNotFound):

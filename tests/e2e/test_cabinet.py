@@ -89,7 +89,7 @@ def test_till_code_is_accepted_by_the_pos_lookup(page, member, outlet, live_serv
 
     status, body = lookup()
     assert status == 200, body
-    assert body["id"] == str(member.public_id)
+    assert body["id"] == str(member.accounts.get().profile.public_id)
     assert body["balance"]["available"] in ("40", "40.00")
     status, body = lookup()  # single use
     assert status == 404 and body["code"] == "customer_not_found"

@@ -1,7 +1,7 @@
 import pytest
 
 from notifications.models import Template
-from tests.factories import CustomerFactory, ProgramFactory, TemplateFactory
+from tests.factories import AccountFactory, CustomerFactory, ProgramFactory, TemplateFactory
 from tests.notifications.fakes import RecordingSmsProvider
 
 
@@ -33,14 +33,17 @@ def program():
 
 
 @pytest.fixture
-def customer():
-    return CustomerFactory(
+def customer(program):
+    """A member of ``program``, which collected her name, email and consents (its profile)."""
+    customer = CustomerFactory(
         first_name="Анна",
         last_name="Петрова",
         email="anna@example.com",
         consent_email=True,
         consent_sms=True,
     )
+    AccountFactory(program=program, customer=customer)
+    return customer
 
 
 @pytest.fixture

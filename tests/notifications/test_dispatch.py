@@ -9,6 +9,7 @@ import pytest
 from django.db import connections
 
 from core.models import JobRun
+from loyalty.ledger.models import MemberProfile
 from notifications import services
 from notifications.backends import PermanentSendError, TransientSendError
 from notifications.backends.email import message_id_for
@@ -21,13 +22,20 @@ from notifications.services import (
     message_retry,
     messages_dispatch,
 )
-from tests.factories import CustomerFactory, MessageFactory
+from tests.factories import AccountFactory, CustomerFactory, MessageFactory
 from tests.notifications.fakes import FlakySmtpBackend, RecordingSmsProvider
 
 pytestmark = pytest.mark.django_db
 
 
+def home(customer):
+    """The programme the customer belongs to: messages about it use what it collected."""
+    account = customer.accounts.select_related("program").order_by("pk").first()
+    return account.program if account is not None else None
+
+
 def enqueue(customer, now, *, key="k1", event="points_earned", **kw):
+    kw.setdefault("program", home(customer))
     return message_enqueue(
         customer=customer,
         event=event,
@@ -94,7 +102,7 @@ def test_cabinet_messages_are_stored_for_the_cabinet(customer, earned_templates,
     enqueue(customer, now, channels=["cabinet"])
     messages_dispatch(now=now)
     (message,) = cabinet_messages(customer=customer)
-    assert (message.subject, message.body) == ("+45 баллов", "Анна, +45 в")
+    assert (message.subject, message.body) == ("+45 баллов", "Анна, +45 в Кофе Клуб")
     assert cabinet_unread_count(customer=customer) == 1
     other = CustomerFactory()
     assert cabinet_message_mark_read(customer=other, message_ids=[message.pk], now=now) == 0
@@ -232,8 +240,7 @@ def test_a_message_whose_workers_keep_dying_is_given_up(customer, earned_templat
 
 def test_consent_withdrawn_after_enqueue_is_honoured(customer, campaign_templates, now):
     enqueue(customer, now, event="campaign", channels=["sms"])
-    customer.consent_sms = False
-    customer.save()
+    MemberProfile.objects.filter(account__customer=customer).update(consent_sms=False)
     result = messages_dispatch(now=now)
     sms = Message.objects.get()
     assert (result.skipped, sms.status, sms.status_reason) == (
@@ -274,7 +281,8 @@ def test_the_dispatch_job_records_only_runs_that_did_something(customer, earned_
 
 def test_batches_continue_until_nothing_is_due(earned_templates, now, mailoutbox):
     for i in range(7):
-        MessageFactory(customer=CustomerFactory(email=f"c{i}@x.y"), scheduled_for=now)
+        person = AccountFactory(customer=CustomerFactory(email=f"c{i}@x.y")).customer
+        MessageFactory(customer=person, program=home(person), scheduled_for=now)
     result = messages_dispatch(now=now, batch_size=3)
     assert (result.claimed, result.sent) == (7, 7)
     assert len(mailoutbox) == 7
@@ -284,7 +292,8 @@ def test_batches_continue_until_nothing_is_due(earned_templates, now, mailoutbox
 @pytest.mark.usefixtures("on_postgres")
 def test_concurrent_dispatchers_send_each_message_once(now, mailoutbox):
     for i in range(30):
-        MessageFactory(customer=CustomerFactory(email=f"c{i}@x.y"), scheduled_for=now)
+        person = AccountFactory(customer=CustomerFactory(email=f"c{i}@x.y")).customer
+        MessageFactory(customer=person, program=home(person), scheduled_for=now)
     barrier = threading.Barrier(4)
     results = [None] * 4
 

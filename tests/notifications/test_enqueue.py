@@ -5,16 +5,29 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core import errors
+from loyalty.ledger.models import MemberProfile
 from notifications.models import Message, MessageStatus
 from notifications.services import dispatch_soon, message_enqueue
-from tests.factories import CustomerFactory, ProgramFactory, TemplateFactory
+from tests.factories import AccountFactory, CustomerFactory, ProgramFactory, TemplateFactory
 
 pytestmark = pytest.mark.django_db
 
 
+def home(customer):
+    """The programme the customer belongs to: messages about it use what it collected."""
+    account = customer.accounts.select_related("program").order_by("pk").first()
+    return account.program if account is not None else None
+
+
 def enqueue(customer, now, *, key="k1", event="points_earned", **kw):
+    kw.setdefault("program", home(customer))
     kw.setdefault("context", {"points": 45})
     return message_enqueue(customer=customer, event=event, idempotency_key=key, now=now, **kw)
+
+
+def member(**fields):
+    """A customer who gave ``fields`` (email, consents, …) to the programme they joined."""
+    return AccountFactory(customer=CustomerFactory(**fields)).customer
 
 
 def by_channel(messages):
@@ -69,7 +82,9 @@ def test_a_programmes_own_template_wins_and_an_inactive_one_switches_the_channel
     assert messages["email"].body == "своё 45"
     assert "sms" not in messages
     other = by_channel(enqueue(customer, now, key="k2", program=ProgramFactory()))
-    assert other["email"].body.startswith("Анна")
+    # Another programme knows neither her name nor her email (her profile is this one's).
+    assert other["email"].body.startswith(", +45")
+    assert other["email"].status == "skipped"
     assert "sms" in other
 
 
@@ -102,7 +117,7 @@ def test_a_template_that_does_not_render_is_a_failed_row(customer, now):
 
 
 def test_transactional_messages_need_an_address_not_consent(earned_templates, now):
-    customer = CustomerFactory(email="a@b.c", consent_email=False, consent_sms=False)
+    customer = member(email="a@b.c", consent_email=False, consent_sms=False)
     messages = by_channel(enqueue(customer, now))
     assert {c: m.status for c, m in messages.items()} == {
         "email": "pending",
@@ -113,7 +128,7 @@ def test_transactional_messages_need_an_address_not_consent(earned_templates, no
 
 def test_transactional_consent_can_be_required_by_settings(earned_templates, now, settings):
     settings.NOTIFICATIONS_TRANSACTIONAL_NEEDS_CONSENT = True
-    customer = CustomerFactory(email="a@b.c", consent_email=False, consent_sms=True)
+    customer = member(email="a@b.c", consent_email=False, consent_sms=True)
     messages = by_channel(enqueue(customer, now))
     assert messages["email"].status == "skipped"
     assert messages["email"].status_reason == "no consent for this channel"
@@ -121,7 +136,7 @@ def test_transactional_consent_can_be_required_by_settings(earned_templates, now
 
 
 def test_marketing_needs_the_channels_consent(campaign_templates, now):
-    customer = CustomerFactory(email="a@b.c", consent_email=False, consent_sms=True)
+    customer = member(email="a@b.c", consent_email=False, consent_sms=True)
     messages = by_channel(enqueue(customer, now, event="campaign", context={"text": "×2"}))
     assert messages["email"].status == "skipped"
     assert messages["sms"].status == "pending"
@@ -130,11 +145,11 @@ def test_marketing_needs_the_channels_consent(campaign_templates, now):
 
 
 def test_no_address_and_blocked_customers_are_skipped(earned_templates, now):
-    no_email = CustomerFactory(email="", phone=None, consent_email=True)
+    no_email = member(email="", phone=None, consent_email=True)
     messages = by_channel(enqueue(no_email, now))
     assert messages["email"].status_reason == "no address for this channel"
     assert messages["sms"].status == "skipped"
-    blocked = CustomerFactory(email="x@y.z", is_blocked=True)
+    blocked = member(email="x@y.z", is_blocked=True)
     assert {m.status for m in enqueue(blocked, now, key="k2")} == {"skipped"}
 
 
@@ -197,11 +212,10 @@ def test_the_cap_limits_marketing_per_customer_and_channel(customer, campaign_te
 def test_skipped_messages_do_not_count_and_transactional_ones_are_not_capped(
     campaign_templates, earned_templates, now
 ):
-    customer = CustomerFactory(email="a@b.c", consent_email=False, consent_sms=True)
+    customer = member(email="a@b.c", consent_email=False, consent_sms=True)
     for i in range(3):
         enqueue(customer, now, key=f"c{i}", event="campaign", channels=["email"])
-    customer.consent_email = True
-    customer.save()
+    MemberProfile.objects.filter(account__customer=customer).update(consent_email=True)
     (email,) = enqueue(customer, now, key="c9", event="campaign", channels=["email"])
     assert email.status == "pending"
     for i in range(5):
@@ -236,7 +250,7 @@ def test_the_dispatcher_is_queued_on_commit_only_when_something_is_due(
     with django_capture_on_commit_callbacks() as callbacks:
         enqueue(customer, now)
     assert callbacks == [dispatch_soon]
-    blocked = CustomerFactory(is_blocked=True)
+    blocked = member(is_blocked=True)
     with django_capture_on_commit_callbacks() as callbacks:
         enqueue(blocked, now, key="k2")
     assert callbacks == []

@@ -13,7 +13,7 @@ from django.urls import reverse
 from campaigns.enrolment import member_enrol as customer_enrol
 from core.models import JobRun
 from loyalty.ledger import signals
-from loyalty.ledger.models import Lot
+from loyalty.ledger.models import Lot, MemberProfile
 from loyalty.ledger.services import tiers_reevaluate
 from notifications import defaults
 from notifications.admin import preview
@@ -116,11 +116,12 @@ def test_enrolment_welcomes_a_new_member_once(program, now):
 
 
 def test_campaigns_send_marketing_through_the_hook_with_consent_and_cap(
-    customer, campaign_templates, now
+    customer, program, campaign_templates, now
 ):
     for n in range(3):
         message_enqueue(
             customer=customer,
+            program=program,
             event="campaign",
             context={"title": f"Акция {n}", "text": "x2"},
             idempotency_key=f"campaign:{n}:{customer.pk}",
@@ -187,27 +188,31 @@ def test_the_reminder_job_runs_once_a_day(program, customer, now):
 
 
 def test_the_one_click_post_unsubscribes_and_drops_pending_marketing(
-    client, customer, campaign_templates, earned_templates, now
+    client, customer, program, campaign_templates, earned_templates, now
 ):
     message_enqueue(
         customer=customer, event="campaign", context={"title": "t", "text": "x"},
-        idempotency_key="c1", now=now, channels=["email"],
+        idempotency_key="c1", now=now, channels=["email"], program=program,
     )  # fmt: skip
     message_enqueue(
         customer=customer, event="points_earned", context={"points": 1},
-        idempotency_key="e1", now=now, channels=["email"],
+        idempotency_key="e1", now=now, channels=["email"], program=program,
     )  # fmt: skip
-    url = unsubscribe_url(customer, "email")
+    # Consent was given to a programme: the link withdraws it from the one that sent it.
+    other = AccountFactory(customer=customer).profile
+    url = unsubscribe_url(customer, "email", program)
     path = url.removeprefix("https://kopilka.test")
 
     assert client.get(path).status_code == 200  # a link scanner's GET changes nothing
-    customer.refresh_from_db()
-    assert customer.consent_email
+    profile = MemberProfile.objects.get(account__customer=customer, program=program)
+    assert profile.consent_email
 
     response = client.post(path, {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
-    customer.refresh_from_db()
-    assert not customer.consent_email and customer.consent_email_at is not None
+    profile.refresh_from_db()
+    assert not profile.consent_email and profile.consent_email_at is not None
+    other.refresh_from_db()
+    assert other.consent_email  # the other programme's consent is its own
     statuses = dict(Message.objects.values_list("event", "status"))
     assert statuses == {"campaign": "skipped", "points_earned": "pending"}
     assert client.post(path).status_code == 200  # a second click is harmless
@@ -218,8 +223,7 @@ def test_a_forged_or_altered_token_is_refused(client, customer):
     forged = token[:-2] + ("aa" if not token.endswith("aa") else "bb")
     path = reverse("notifications:unsubscribe", args=[forged])
     assert client.post(path).status_code == 400
-    customer.refresh_from_db()
-    assert customer.consent_email
+    assert MemberProfile.objects.get(account__customer=customer).consent_email
 
 
 # --- the admin preview ---------------------------------------------------------------------------

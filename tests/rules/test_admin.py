@@ -55,6 +55,8 @@ def program_form(**inlines) -> dict:
         "tier_metric": "spend",
         "tier_period_days": "",
         "tier_grace_days": "0",
+        "occurred_at_past_days": "30",
+        "occurred_at_future_minutes": "5",
     }
     for prefix in INLINES:
         data.update(formset(prefix, inlines.get(prefix, [])))
@@ -296,3 +298,20 @@ def test_every_constructor_list_renders(admin_client, name):
     ProgramFactory()
     assert admin_client.get(reverse(f"admin:rules_{name}_changelist")).status_code == 200
     assert admin_client.get(reverse(f"admin:rules_{name}_add")).status_code == 200
+
+
+def test_the_occurred_at_window_is_set_in_the_constructor(admin_client):
+    data = program_form()
+    data.update({"occurred_at_past_days": "7", "occurred_at_future_minutes": "15"})
+    response = admin_client.post(reverse("admin:rules_program_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    program = Program.objects.get(code="clinic")
+    assert (program.occurred_at_past_days, program.occurred_at_future_minutes) == (7, 15)
+    page = admin_client.get(reverse("admin:rules_program_change", args=[program.pk]))
+    assert 'name="occurred_at_past_days"' in page.content.decode()
+
+    data.update({"code": "clinic2", "occurred_at_future_minutes": "5000"})
+    response = admin_client.post(reverse("admin:rules_program_add"), data)
+    assert response.status_code == 200
+    assert "occurred_at_future_minutes" in response.context["adminform"].form.errors
+    assert not Program.objects.filter(code="clinic2").exists()

@@ -289,3 +289,41 @@ def test_reservation_minutes_defaults_to_15_and_loads():
     assert program_load(data=data).reservation_minutes == 15
     data["points"]["reservation_minutes"] = 5
     assert program_load(data=data).reservation_minutes == 5
+
+
+# --- the occurred_at window -----------------------------------------------------------------------
+
+
+def test_occurred_at_window_round_trips_and_is_dumped_only_when_not_default():
+    data = example("coffee")
+    assert "occurred_at" not in data
+    program = program_load(data=data)
+    assert (program.occurred_at_past_days, program.occurred_at_future_minutes) == (30, 5)
+    assert "occurred_at" not in program_dump(program=program)
+    window = {"past_days": 3, "future_minutes": 60}
+    program = program_load(data={**data, "occurred_at": window})
+    assert (program.occurred_at_past_days, program.occurred_at_future_minutes) == (3, 60)
+    dumped = program_dump(program=program)
+    assert dumped["occurred_at"] == window
+    assert program_dump(program=program_load(data=dumped)) == dumped
+    # Absent means the defaults again: the file is the whole definition.
+    assert program_load(data=data).occurred_at_past_days == 30
+
+
+@pytest.mark.parametrize(
+    "window, path",
+    [
+        ({"past_days": -1}, "occurred_at.past_days"),
+        ({"past_days": "7"}, "occurred_at.past_days"),
+        ({"past_days": 4000}, "occurred_at.past_days"),
+        ({"future_minutes": 2000}, "occurred_at.future_minutes"),
+        ({"future_minutes": 1.5}, "occurred_at.future_minutes"),
+        ({"minutes": 5}, "occurred_at.minutes"),
+    ],
+)
+def test_occurred_at_window_invalid_is_named_and_nothing_written(window, path):
+    program_load(data=example("coffee"))
+    before = db_state()
+    fields = load_fails({**example("coffee"), "occurred_at": window})
+    assert path in fields, fields
+    assert db_state() == before

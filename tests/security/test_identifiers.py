@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from customers.codes import one_time_code_issue
 from customers.models import Customer
 from loyalty.api.models import OutletAPIKey
+from loyalty.ledger.models import MemberProfile
 from loyalty.ledger.services import account_open
 from tests.factories import CustomerFactory, OutletFactory, ProgramFactory, TierFactory
 
@@ -22,8 +23,11 @@ def b_client(db):
     program_b = ProgramFactory(code="bakery", region="RU")
     TierFactory(program=program_b, code="base", rank=0)
     outlet_b = OutletFactory(program=program_b, code="b-1")
-    customer = CustomerFactory(phone=B_PHONE, card_number="2000555", first_name="Борис")
-    account_open(program=program_b, customer=customer, now=timezone.now(), outlet=outlet_b)
+    customer = CustomerFactory(phone=B_PHONE, first_name="")
+    account = account_open(
+        program=program_b, customer=customer, now=timezone.now(), outlet=outlet_b
+    )
+    MemberProfile.objects.filter(account=account).update(card_number="2000555", first_name="Борис")
     _, key = OutletAPIKey.objects.create_key(outlet=outlet_b, name="b till")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
@@ -72,10 +76,13 @@ def test_enrol_with_another_programmes_card_answers_like_a_free_card(client, b_c
     )
     assert free.status_code == foreign.status_code == 201, foreign.json()
     assert set(free.json()) == set(foreign.json())
-    # B's card stays B's: nothing moved, and A's new member does not get it.
+    # Cards are per programme (item 3): A's member holds 2000555 in A, B's keeps it in B.
+    assert b_client.get("/api/v1/customers/lookup", {"card": "2000555"}).json()["first_name"] == (
+        "Борис"
+    )
+    mine = client.get("/api/v1/customers/lookup", {"card": "2000555"})
+    assert mine.status_code == 200 and mine.json()["phone_masked"] == "+7999***6677"
     assert Customer.objects.get(phone="+79995556677").card_number is None
-    assert Customer.objects.get(phone=B_PHONE).card_number == "2000555"
-    assert b_client.get("/api/v1/customers/lookup", {"card": "2000555"}).status_code == 200
 
 
 def test_an_existing_member_adding_another_programmes_card_learns_nothing(client, b_client):
@@ -85,7 +92,7 @@ def test_an_existing_member_adding_another_programmes_card_learns_nothing(client
         "/api/v1/customers", {"phone": "+79991234567", "card": "2000555"}, format="json"
     )
     assert again.status_code == 200, again.json()
-    assert Customer.objects.get(phone=B_PHONE).card_number == "2000555"
+    assert MemberProfile.objects.get(account__customer__phone=B_PHONE).card_number == "2000555"
 
 
 def test_a_card_of_the_programmes_own_member_is_still_refused(client):

@@ -7,11 +7,15 @@ would queue every account of the programme behind every other (DESIGN invariant 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import JSONObject
 from django.utils.translation import gettext as _
 
 from core import errors
@@ -20,7 +24,7 @@ from customers.models import CodePurpose, Customer
 from customers.phones import phone_normalise
 from customers.services import customer_register
 from loyalty.ledger import signals
-from loyalty.ledger.models import Account
+from loyalty.ledger.models import Account, MemberProfile
 from loyalty.rules.models import Outlet, Program
 
 # --- locking --------------------------------------------------------------------------------------
@@ -79,6 +83,43 @@ def member_account_lock(program: Program, customer: Customer, **annotations) -> 
 
 
 # --- membership -----------------------------------------------------------------------------------
+
+# What the messages of a locked account's operation need of its member profile, read in the
+# lock's own statement (a scalar subquery, no join: see ``member_account_lock``).
+PROFILE_SNAPSHOT_FIELDS = (
+    "id",
+    "account_id",
+    "program_id",
+    "public_id",
+    "first_name",
+    "last_name",
+    "email",
+    "consent_sms",
+    "consent_email",
+)
+
+
+def profile_snapshot() -> Subquery:
+    """An annotation for ``member_account_lock``: the account's profile as a JSON object."""
+    return Subquery(
+        MemberProfile.objects.filter(account=OuterRef("pk")).values(
+            snapshot=JSONObject(**{f: f for f in PROFILE_SNAPSHOT_FIELDS})
+        )[:1]
+    )
+
+
+def profile_from_snapshot(account: Account, data) -> None:
+    """Cache on ``account`` the profile read by ``profile_snapshot`` (the other fields are
+    deferred: reading one loads it, and a save writes only the fields loaded)."""
+    if not data:
+        return
+    if isinstance(data, str):
+        data = json.loads(data)
+    values = [data[f] for f in PROFILE_SNAPSHOT_FIELDS]
+    values[3] = uuid.UUID(str(values[3]))
+    values[7], values[8] = bool(values[7]), bool(values[8])
+    profile = MemberProfile.from_db(None, list(PROFILE_SNAPSHOT_FIELDS), values)
+    account.profile = profile
 
 
 def account_open(*, program: Program, customer: Customer, now: datetime, outlet=None) -> Account:
@@ -141,20 +182,21 @@ def customer_enrol(
             raise errors.ValidationFailed(
                 fields={"referral_code": [_("No member of this programme has this code.")]}
             )
-    customer = customer_register(
-        phone=e164,
+    customer = customer_register(phone=e164, referred_by=referrer, now=now)
+    existing = Account.objects.filter(program=program, customer=customer).first()
+    account = existing or account_open(program=program, customer=customer, now=now, outlet=outlet)
+    created = existing is None
+    profile_fill(
+        account,
+        new=created,
         email=email,
         first_name=first_name,
         last_name=last_name,
         birth_date=birth_date,
         card=card,
-        referred_by=referrer,
         consents=consents,
         now=now,
     )
-    existing = Account.objects.filter(program=program, customer=customer).first()
-    account = existing or account_open(program=program, customer=customer, now=now, outlet=outlet)
-    created = existing is None
     signals.customer_enrolled.send(
         sender=Customer,
         customer=customer,
@@ -164,6 +206,64 @@ def customer_enrol(
         now=now,
     )
     return customer, account, created
+
+
+def profile_fill(
+    account: Account,
+    *,
+    new: bool,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    birth_date: date | None = None,
+    card: str | None = None,
+    consents: dict | None = None,
+    now: datetime,
+) -> MemberProfile:
+    """Record what the programme collected at enrolment in the account's own profile.
+
+    A new member's profile takes everything given; an existing member's keeps what it holds
+    and only gains a card if it had none. Only this programme's profiles are read: a card is
+    unique within the programme, and another programme's data is never looked at.
+    Raises ValidationFailed naming the field (email, card, …).
+    """
+    profile = MemberProfile.objects.select_for_update().get(account=account)
+    changed: list[str] = []
+    if new:
+        profile.email = email or ""
+        profile.first_name = first_name or ""
+        profile.last_name = last_name or ""
+        profile.birth_date = birth_date
+        changed += ["email", "first_name", "last_name", "birth_date"]
+        for channel in ("sms", "email"):
+            if consents is not None and channel in consents:
+                setattr(profile, f"consent_{channel}", bool(consents[channel]))
+                setattr(profile, f"consent_{channel}_at", now)
+                changed += [f"consent_{channel}", f"consent_{channel}_at"]
+    if card and not profile.card_number:
+        if (
+            MemberProfile.objects.filter(program_id=account.program_id, card_number=card)
+            .exclude(pk=profile.pk)
+            .exists()
+        ):
+            raise errors.ValidationFailed(
+                fields={"card": [_("This card belongs to another customer.")]}
+            )
+        profile.card_number = card
+        changed.append("card_number")
+    if not changed:
+        return profile
+    try:
+        profile.full_clean(exclude=["account", "program", "public_id"])
+    except ValidationError as exc:
+        raise errors.ValidationFailed(
+            fields={
+                ("card" if name == "card_number" else name): [str(m) for m in messages]
+                for name, messages in exc.message_dict.items()
+            }
+        ) from None
+    profile.save(update_fields=changed)
+    return profile
 
 
 def customer_identify(
@@ -193,13 +293,18 @@ def customer_identify(
     if phone:
         customer = members.filter(phone=phone_normalise(phone, region=program.region)).first()
     elif card:
-        customer = members.filter(card_number=str(card).strip()).first()
+        customer = members.filter(
+            accounts__profile__program=program, accounts__profile__card_number=str(card).strip()
+        ).first()
     elif id:
+        # The id a programme sees is its member profile's (docs/architecture.md).
         try:
             public_id = id if isinstance(id, uuid.UUID) else uuid.UUID(str(id))
         except ValueError:
             raise errors.CustomerNotFound() from None
-        customer = members.filter(public_id=public_id).first()
+        customer = members.filter(
+            accounts__profile__program=program, accounts__profile__public_id=public_id
+        ).first()
     else:
         customer = one_time_code_consume(code=str(code), purpose=CodePurpose.TILL, now=now)
         if not Account.objects.filter(program=program, customer=customer).exists():

@@ -32,7 +32,13 @@ from loyalty.ledger.models import (
 )
 from loyalty.ledger.selectors import Balance, account_balance, lots_balance
 from loyalty.ledger.services import movements
-from loyalty.ledger.services.accounts import account_lock, account_open, member_account_lock
+from loyalty.ledger.services.accounts import (
+    account_lock,
+    account_open,
+    member_account_lock,
+    profile_from_snapshot,
+    profile_snapshot,
+)
 from loyalty.ledger.services.coupons import (
     check_coupons_json,
     coupons_rejected_error,
@@ -332,12 +338,13 @@ def check_commit(
 def _locked_balance(account: Account, *, now: datetime) -> tuple[movements.CheckBalance, bool]:
     """The locked account's balance at ``now``, and whether it is the cached one.
 
-    The cache is used while no pending lot has matured (``now < pending_release_at``), as
-    every reader does; else the split is read from the lots (one aggregate). The cache was
-    written by whichever operation held the lock last, at its own ``now``, which may be a
-    moment later than ours: a lot it counted as available may still be pending for us. The
-    burn reads only lots available at our ``now``, so such a redemption is caught there and
-    the balance is read from the lots (``_commit_member``).
+    The cache is used while nothing changed by time alone (``now < pending_release_at``: no
+    pending lot has matured and no positive lot expired), as every reader does; else the
+    split is read from the lots (one aggregate). The cache was written by whichever operation
+    held the lock last, at its own ``now``, which may be a moment later than ours: a lot it
+    counted as available may still be pending for us. The burn reads only lots available at
+    our ``now``, so such a redemption is caught there and the balance is read from the lots
+    (``_commit_member``).
     """
     if account.pending_release_at is None or now < account.pending_release_at:
         return (
@@ -383,6 +390,7 @@ def _commit_member(
                 program_id=program.pk, source=source, idempotency_key=idempotency_key
             ).values("pk")[:1]
         ),
+        profile_snapshot=profile_snapshot(),
     )
     if account is None:
         account = account_open(program=program, customer=customer, now=now, outlet=outlet)
@@ -390,6 +398,7 @@ def _commit_member(
         version, replay_id = None, None
     else:
         version, replay_id = account.program_version, account.replay_id
+        profile_from_snapshot(account, account.profile_snapshot)
     account.customer = customer  # the signal receivers read it; no need to load it again
     if replay_id is not None:
         op = Operation.objects.select_related("check_obj").get(pk=replay_id)

@@ -355,6 +355,7 @@ def event_award(
             available_at=at + timedelta(days=program.hold_days),
             expires_at=at + timedelta(days=lifetime) if lifetime else None,
             rule_code=row.rule,
+            now=now,
         )
         rule = rules.get(row.rule)
         awards.append(

@@ -115,8 +115,13 @@ def credit(
     expires_at: datetime | None,
     rule_code: str = "",
     restored_from: Lot | None = None,
+    now: datetime | None = None,
 ) -> Lot:
-    """Create a lot of ``amount`` points; debt, if any, is repaid from it first."""
+    """Create a lot of ``amount`` points; debt, if any, is repaid from it first.
+
+    A lot already past its expiry at ``now`` (an event reported late) is written as it is and
+    repays nothing: its points never count, and the expiry job zeroes it.
+    """
     lot = Lot.objects.create(
         account=account,
         operation=mv.operation,
@@ -135,6 +140,8 @@ def credit(
         LotKind.ADJUST: EntryKind.ADJUST,
     }[kind]
     mv.move(lot, amount, entry_kind)
+    if now is not None and expires_at is not None and expires_at <= now:
+        return lot
     debts = sorted(
         (lot for lot in current_lots(mv, account) if lot.kind == LotKind.DEBT), key=lambda x: x.pk
     )
@@ -201,7 +208,9 @@ def open_lots(mv: Movements, account: Account, *, now: datetime, include_pending
     lots = [
         lot
         for lot in current_lots(mv, account)
-        if lot.remaining > 0 and (include_pending or lot.available_at <= now)
+        if lot.remaining > 0
+        and (include_pending or lot.available_at <= now)
+        and (lot.expires_at is None or lot.expires_at > now)
     ]
     return fifo(lots, tz=now.tzinfo)
 
@@ -232,9 +241,12 @@ def take_back(
     Returns (clawed back, forgiven): what the programme could not take back because it does
     not allow a negative balance is forgiven and recorded on the operation.
     """
-    taken = debit(
-        mv, [lot for lot in first if lot.remaining > 0], amount=amount, kind=EntryKind.CLAWBACK
-    )
+    live = [
+        lot
+        for lot in first
+        if lot.remaining > 0 and (lot.expires_at is None or lot.expires_at > now)
+    ]
+    taken = debit(mv, live, amount=amount, kind=EntryKind.CLAWBACK)
     if taken < amount:
         seen = {lot.pk for lot in first}
         others = [
@@ -292,10 +304,11 @@ def _sql_names() -> dict[str, str]:
 # ``open`` reads every open lot of the chunk's accounts once (the ``lot_open_fifo`` index):
 # the due ones are expired, the others give the new cached balances, so no second pass over
 # the lots is needed — the same split as selectors.lots_balance(): available once
-# available_at <= now, pending before, and the next moment a pending lot matures.
+# available_at <= now, pending before, and the next moment a pending lot matures or a
+# positive lot expires.
 _EXPIRE_SQL = """
 WITH open AS (
-    SELECT l.id, l.account_id, l.remaining, l.available_at,
+    SELECT l.id, l.account_id, l.remaining, l.available_at, l.expires_at,
            (l.kind = %(hold)s AND l.available_at > %(now)s) AS held,
            (l.remaining > 0 AND l.expires_at <= %(now)s
             AND NOT (l.kind = %(hold)s AND l.available_at > %(now)s)) AS due
@@ -314,7 +327,8 @@ per_account AS (
                     FILTER (WHERE NOT o.due AND o.available_at > %(now)s AND NOT o.held), 0)
                AS pending,
            COALESCE(SUM(o.remaining) FILTER (WHERE o.held), 0) AS held,
-           MIN(o.available_at) FILTER (WHERE NOT o.due AND o.available_at > %(now)s)
+           LEAST(MIN(o.available_at) FILTER (WHERE NOT o.due AND o.available_at > %(now)s),
+                 MIN(o.expires_at) FILTER (WHERE o.remaining > 0 AND o.expires_at > %(now)s))
                AS release_at
     FROM open o
     GROUP BY o.account_id
@@ -463,8 +477,10 @@ class OpenLot:
 
 
 def _fifo_available(account_id: int, now: datetime):
+    # A lot past its expiry is gone at once, whether or not the job has zeroed it yet.
     return (
         Lot.objects.filter(account_id=account_id, remaining__gt=0, available_at__lte=now)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .exclude(remaining=0)  # the predicate of the ``lot_open_fifo`` partial index
         .order_by(F("expires_at").asc(nulls_last=True), "available_at", "id")
         .values_list("id", "remaining", "available_at", "expires_at", "rule_code")
@@ -596,6 +612,12 @@ def check_write(
     available_at = at + timedelta(days=program.hold_days)
     for row in earning:
         left, repays = row.points, []
+        expires_at = lot_expiry(program, at, row.lifetime_days)
+        if expires_at is not None and expires_at <= now:
+            # A check reported after its points' lifetime: the lot is written already past
+            # its expiry, repays nothing and counts in no balance; the job zeroes it.
+            new_lots.append((_earned_lot(op, account, row, available_at, expires_at), []))
+            continue
         for debt in debts:
             if left == 0:
                 break
@@ -610,16 +632,10 @@ def check_write(
         add(available_at, left)
         if left > 0 and available_at > now:
             release = available_at if release is None else min(release, available_at)
-        lot = Lot(
-            account=account,
-            operation=op,
-            kind=LotKind.EARN,
-            amount=row.points,
-            remaining=left,
-            available_at=available_at,
-            expires_at=lot_expiry(program, at, row.lifetime_days),
-            rule_code=row.rule,
-        )
+        if left > 0 and expires_at is not None:
+            release = expires_at if release is None else min(release, expires_at)
+        lot = _earned_lot(op, account, row, available_at, expires_at)
+        lot.remaining = left
         new_lots.append((lot, repays))
     if new_lots:
         lots = [lot for lot, _ in new_lots]
@@ -678,6 +694,19 @@ def check_write(
     account.available, account.pending, account.pending_release_at = available, pending, release
     account.held = held
     return CheckBalance(available, pending, release, held)
+
+
+def _earned_lot(op, account, row, available_at, expires_at) -> Lot:
+    return Lot(
+        account=account,
+        operation=op,
+        kind=LotKind.EARN,
+        amount=row.points,
+        remaining=row.points,
+        available_at=available_at,
+        expires_at=expires_at,
+        rule_code=row.rule,
+    )
 
 
 def _entries_lots_and_account_write(

@@ -20,7 +20,7 @@ from loyalty.ledger.models import (
     Operation,
     OperationKind,
 )
-from loyalty.ledger.selectors import account_balance, lots_balance
+from loyalty.ledger.selectors import Balance
 
 ZERO = Decimal("0")
 
@@ -51,7 +51,13 @@ def ledger_reconcile(
 ) -> list[Discrepancy]:
     """Check the ledger invariants for some accounts (all by default). Reads only.
 
-    1. cached available + pending == Σ entries == Σ lot.remaining, and the split by time;
+    1. cached available + pending == Σ entries == Σ lot.remaining, and the split by time.
+       The stored cache is checked as of the last instant it is valid for: ``now``, or just
+       before ``pending_release_at`` when that has passed (nothing changes by time alone
+       between the write and that moment, so the lots must split there exactly as stored).
+       Points in lots past their expiry that the job has not zeroed yet count in no balance
+       but are still in the entries and the lots (the job writes their entries), so they
+       are added to the cached side: ``available + pending + awaiting expiry``;
     2. only debt lots are negative, only where the programme allows, and never beside
        positive lots (credits repay debt first);
     3. at most one purchase operation per check (idempotency keys are unique in the schema);
@@ -78,7 +84,6 @@ def ledger_reconcile(
             return found
         last = chunk[-1].pk
         ids = [a.pk for a in chunk]
-        computed = lots_balance(account_ids=ids, now=now)
         entry_sums = dict(
             Entry.objects.filter(account_id__in=ids)
             .values("account_id")
@@ -88,7 +93,7 @@ def ledger_reconcile(
         )
         lot_rows = defaultdict(list)
         for row in Lot.objects.filter(account_id__in=ids).values(
-            "id", "account_id", "kind", "amount", "remaining"
+            "id", "account_id", "kind", "amount", "remaining", "available_at", "expires_at"
         ):
             lot_rows[row["account_id"]].append(row)
         per_lot = defaultdict(list)
@@ -136,7 +141,7 @@ def ledger_reconcile(
             )
         found.extend(_reconcile_holds(ids, now=now))
         for account in chunk:
-            found.extend(_reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now))
+            found.extend(_reconcile_account(account, entry_sums, lot_rows, per_lot, now))
 
 
 def _pts(value) -> str:
@@ -144,33 +149,71 @@ def _pts(value) -> str:
     return f"{Decimal(value):.2f}"
 
 
-def _reconcile_account(account, computed, entry_sums, lot_rows, per_lot, now) -> list[Discrepancy]:
+@dataclass(frozen=True)
+class _AsOf:
+    available: Decimal
+    pending: Decimal
+    awaiting: Decimal  # positive lots past their expiry, not zeroed by the job yet
+    held: Decimal = ZERO  # hold lots of a reservation still standing at that instant
+
+
+def _split_as_of_cache(account, lots, now: datetime) -> _AsOf:
+    """The lots' split at the last instant the stored cache is valid for (see invariant 1):
+    ``now``, or the instant just before ``pending_release_at`` once that has passed."""
+    release = account.pending_release_at
+    if release is not None and release <= now:
+
+        def reached(moment):  # moment <= release - ε
+            return moment < release
+    else:
+
+        def reached(moment):
+            return moment <= now
+
+    available = pending = awaiting = held = ZERO
+    for r in lots:
+        standing_hold = r["kind"] == LotKind.HOLD and not reached(r["available_at"])
+        if standing_hold:
+            held += r["remaining"]  # held while its reservation stands, past expiry or not
+        elif r["remaining"] > 0 and r["expires_at"] is not None and reached(r["expires_at"]):
+            awaiting += r["remaining"]
+        elif reached(r["available_at"]):
+            available += r["remaining"]
+        else:
+            pending += r["remaining"]
+    return _AsOf(available, pending, awaiting, held)
+
+
+def _reconcile_account(account, entry_sums, lot_rows, per_lot, now) -> list[Discrepancy]:
     out = []
     pk = account.pk
-    available, pending, _, held = computed[pk]
-    cached = account_balance(account, now=now)
+    stored = Balance(available=account.available, pending=account.pending, held=account.held)
     total_entries = entry_sums.get(pk) or ZERO
     total_lots = sum((r["remaining"] for r in lot_rows[pk]), ZERO)
-    if not (cached.total == total_entries == total_lots):
+    as_of = _split_as_of_cache(account, lot_rows[pk], now)
+    if not (stored.total + as_of.awaiting == total_entries == total_lots):
         out.append(
             Discrepancy(
                 pk,
                 1,
-                f"cached {_pts(cached.total)} vs entries {_pts(total_entries)}"
-                f" vs lots {_pts(total_lots)}",
+                f"cached {_pts(stored.total)}"
+                + (f" + awaiting expiry {_pts(as_of.awaiting)}" if as_of.awaiting else "")
+                + f" vs entries {_pts(total_entries)} vs lots {_pts(total_lots)}",
             )
         )
-    if (cached.available, cached.pending) != (available, pending):
+    if (stored.available, stored.pending) != (as_of.available, as_of.pending):
         out.append(
             Discrepancy(
                 pk,
                 1,
-                f"cached split {_pts(cached.available)}/{_pts(cached.pending)}"
-                f" vs lots {_pts(available)}/{_pts(pending)}",
+                f"cached split {_pts(stored.available)}/{_pts(stored.pending)}"
+                f" vs lots {_pts(as_of.available)}/{_pts(as_of.pending)}",
             )
         )
-    if cached.held != held:
-        out.append(Discrepancy(pk, 1, f"cached held {_pts(cached.held)} vs hold lots {_pts(held)}"))
+    if stored.held != as_of.held:
+        out.append(
+            Discrepancy(pk, 1, f"cached held {_pts(stored.held)} vs hold lots {_pts(as_of.held)}")
+        )
     debts = [r for r in lot_rows[pk] if r["remaining"] < 0]
     if debts:
         if any(r["kind"] != LotKind.DEBT for r in debts):

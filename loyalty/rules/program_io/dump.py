@@ -13,6 +13,7 @@ from typing import Any
 from loyalty.rules.definition import (
     PROGRAM_ACCRUAL,
     PROGRAM_MAIN,
+    PROGRAM_OCCURRED_AT,
     PROGRAM_POINTS,
     PROGRAM_QUALIFICATION,
     REDEMPTION_POLICY_KEYS,
@@ -83,6 +84,13 @@ def program_dump(*, program: Program) -> dict:
     if not program.tier_grace_days:
         del qualification["grace_days"]
     data[PROGRAM_QUALIFICATION.file_key] = qualification
+    window = _section(program, PROGRAM_OCCURRED_AT)
+    defaults = {
+        key: Program._meta.get_field(field).default
+        for field, key in PROGRAM_OCCURRED_AT.file_keys.items()
+    }
+    if window != defaults:
+        data[PROGRAM_OCCURRED_AT.file_key] = window
     data["tiers"] = []
     for tier in Tier.objects.filter(program=program).order_by("rank", "threshold", "id"):
         item = {

@@ -13,6 +13,7 @@ from loyalty.rules.definition import (
     OUTLET_KEYS,
     PRODUCT_SET_KEYS,
     PROGRAM_ACCRUAL,
+    PROGRAM_OCCURRED_AT,
     PROGRAM_POINTS,
     PROGRAM_QUALIFICATION,
     REDEMPTION_POLICY_KEYS,
@@ -78,6 +79,12 @@ def plan_read(reader: Reader, top: dict) -> dict:
             prog[field] = reader.integer(qualification[key], path, null=True, minimum=1)
         else:
             prog[field] = reader.integer(qualification[key], path)
+
+    section = PROGRAM_OCCURRED_AT.file_key
+    window = reader.obj(top.get(section, {}), section, set(PROGRAM_OCCURRED_AT.file_keys.values()))
+    for field, key in PROGRAM_OCCURRED_AT.file_keys.items():
+        if key in window:
+            prog[field] = reader.integer(window[key], f"{section}.{key}")
 
     # Categories first: product sets name them, and a category names its parent.
     categories = reader.list(top.get("categories"), "categories")
