@@ -34,9 +34,10 @@ from reports.models import Dashboard
 from reports.periods import Period, local_today, preset_period
 from reports.selectors.dashboard import dashboard
 from reports.selectors.kpis import DaySource, campaign_run, campaigns_kpis, flatten, jsonable
+from reports.selectors.rewards import rewards_kpis
 
 PERMISSION = "reports.view_dashboard"
-TABLES = ("kpis", "series", "outlets", "tiers", "cohorts", "campaigns")
+TABLES = ("kpis", "series", "outlets", "tiers", "cohorts", "campaigns", "rewards")
 
 
 class PeriodForm(forms.Form):
@@ -142,13 +143,16 @@ class DashboardAdmin(admin.ModelAdmin):
         if form.is_valid():
             period = form.period(now)
             board = dashboard(program=form.cleaned_data["program"], period=period, now=now)
+            rewards = rewards_kpis(program=board.program, period=period)
             export = request.GET.get("export")
             if export:
                 if export not in TABLES:
                     form.add_error(None, _("Unknown table to export: %s") % export)
+                elif export == "rewards":
+                    return _export_rows(board, export, _rewards_rows(rewards), request)
                 else:
                     return _export(board, export, request.GET.get("format"))
-            context.update(_present(board, request))
+            context.update(_present(board, request), rewards=rewards)
         return TemplateResponse(request, "admin/reports/dashboard.html", context)
 
     def campaign_view(self, request, campaign_id: int):
@@ -338,6 +342,18 @@ def _export(board, name: str, file_format: str | None) -> HttpResponse:
     if file_format == "xlsx":
         return _xlsx_rows(stem, _table(board, name))
     return _csv_rows(stem, _table(board, name))
+
+
+def _export_rows(board, name: str, rows: list[dict], request) -> HttpResponse:
+    stem = f"{board.program.code}-{name}-{board.period.first}-{board.period.last}"
+    if request.GET.get("format") == "xlsx":
+        return _xlsx_rows(stem, rows)
+    return _csv_rows(stem, rows)
+
+
+def _rewards_rows(rewards: dict) -> list[dict]:
+    """The rewards table: one row per reward with coupons claimed or used in the period."""
+    return [{"reward": code, **figures} for code, figures in rewards["by_reward"].items()]
 
 
 def _csv_rows(stem: str, rows: list[dict]) -> HttpResponse:

@@ -1,7 +1,8 @@
 """Rewards and coupons in a period: extra figures beside the KPIs of docs/reports.md.
 
 The KPI contract defines no key for them, so ``program_kpis`` and ``report_kpis`` are
-unchanged: these figures are their own selector (not on the dashboard yet). Points a claim burns
+unchanged: these figures are their own selector, shown in the dashboard's "Rewards and coupons"
+section (CSV and XLSX like every table). Points a claim burns
 are ``redeemed`` entries, so ``points.redeemed`` already counts them; ``points_spent`` here
 says how much of that went on rewards.
 """

@@ -51,3 +51,37 @@ def test_claims_and_uses_count_on_local_days_and_per_reward():
     }
     empty = rewards_kpis(program=program, period=Period(date(2026, 6, 1), date(2026, 6, 10)))
     assert (empty["claimed"], empty["used"], empty["points_spent"]) == (0, 0, Decimal(0))
+
+
+def test_the_dashboard_shows_and_downloads_the_rewards_figures(admin_client):
+    import csv
+    import io
+
+    from django.utils import timezone
+
+    program = ProgramFactory(code="coffee", timezone="Europe/Moscow")
+    account = AccountFactory(program=program)
+    now = timezone.now()
+    grant(account, 1000, now - timedelta(days=3), key="seed")
+    minus = RewardFactory(program=program, code="minus", points_cost=Decimal(250))
+    for key in ("a", "b"):
+        reward_claim(
+            program=program,
+            customer=account.customer,
+            reward_code=minus.code,
+            source="test",
+            idempotency_key=key,
+            now=now - timedelta(hours=1),
+        )
+    url = "/admin/reports/dashboard/"
+    page = admin_client.get(url, {"program": program.pk, "preset": "30"})
+    assert page.status_code == 200
+    rewards = page.context["rewards"]
+    assert (rewards["claimed"], rewards["points_spent"]) == (2, Decimal(500))
+    html = page.content.decode()
+    assert 'class="rewards-claimed">2<' in html
+    download = admin_client.get(
+        url, {"program": program.pk, "preset": "30", "export": "rewards"}
+    ).content.decode()
+    rows = list(csv.DictReader(io.StringIO(download.lstrip("\ufeff"))))
+    assert [(r["reward"], r["claimed"], r["points_spent"]) for r in rows] == [("minus", "2", "500")]

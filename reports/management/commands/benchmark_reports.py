@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignMember, CampaignRule
 from customers.models import Customer
-from loyalty.ledger.models import Account, Check, Entry, Lot, Operation, RuleAward
+from loyalty.ledger.models import Account, Check, Entry, Lot, MemberProfile, Operation, RuleAward
 from loyalty.rules.models import EarnRule, Outlet, Program, Tier
 from reports.models import (
     AggregationState,
@@ -352,6 +352,9 @@ class Command(BaseCommand):
                 )
             for table in ("operation", "check"):
                 cursor.execute(f"DELETE FROM {tables[table]} WHERE program_id = %s", [program.pk])
+            cursor.execute(
+                f"DELETE FROM {MemberProfile._meta.db_table} WHERE program_id = %s", [program.pk]
+            )
             cursor.execute(
                 f"DELETE FROM {tables['account']} WHERE program_id = %s RETURNING customer_id",
                 [program.pk],

@@ -56,7 +56,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from loyalty.api.models import OutletAPIKey
-from loyalty.ledger.models import Account, Check, Entry, Lot, Operation
+from loyalty.ledger.models import Account, Check, Entry, Lot, MemberProfile, Operation
 from loyalty.rules.models import Outlet, Program, Tier
 from loyalty.rules.program_io import program_load
 
@@ -274,6 +274,24 @@ class Command(BaseCommand):
                 },
                 f"FROM {t['Customer']} c WHERE c.id > %s",
                 (marks[Customer],),
+            )
+            # Each membership's own profile (docs/architecture.md: what a programme collected),
+            # holding the card the till looks the member up by.
+            insert(
+                MemberProfile,
+                {
+                    "account_id": "a.id",
+                    "program_id": str(program.pk),
+                    "public_id": "gen_random_uuid()",
+                    "first_name": "'Bench'",
+                    "last_name": f"'{TAG}'",
+                    "card_number": "c.card_number",
+                    "consent_sms": "c.consent_sms",
+                    "consent_email": "c.consent_email",
+                },
+                f"FROM {t['Account']} a JOIN {t['Customer']} c ON c.id = a.customer_id"
+                " WHERE a.id > %s",
+                (marks[Account],),
             )
             insert(
                 Check,
