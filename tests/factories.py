@@ -1,9 +1,11 @@
 """factory_boy factories for every model the foundation owns."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import factory
+from django.contrib.auth import get_user_model
 
 from customers.models import Customer
 from loyalty.ledger.models import (
@@ -539,3 +541,30 @@ class PromoCodeUseFactory(factory.django.DjangoModelFactory):
     account = factory.LazyAttribute(lambda o: o.check_obj.account)
     campaign = factory.LazyAttribute(lambda o: CampaignFactory(program=o.check_obj.program))
     used_at = T0
+
+
+class StaffProgramAccessFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "rules.StaffProgramAccess"
+
+    user = factory.LazyFunction(
+        lambda: get_user_model().objects.create_user(
+            f"staff-{uuid.uuid4().hex[:8]}", password="x", is_staff=True
+        )
+    )
+    program = factory.SubFactory(ProgramFactory)
+
+
+class ErasureRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "customers.ErasureRecord"
+
+    customer = factory.SubFactory(CustomerFactory)
+    reference = factory.Sequence(lambda n: f"{n:064x}")
+    reason = "The customer asked in writing"
+    erased_by = factory.LazyFunction(
+        lambda: get_user_model().objects.create_user(
+            f"dpo-{uuid.uuid4().hex[:8]}", password="x", is_staff=True
+        )
+    )
+    erased_at = T0
