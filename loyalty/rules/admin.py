@@ -49,6 +49,7 @@ from loyalty.rules.definition import (
     PRODUCT_SET_KEYS,
     PROGRAM_ACCRUAL,
     PROGRAM_MAIN,
+    PROGRAM_OCCURRED_AT,
     PROGRAM_POINTS,
     PROGRAM_QUALIFICATION,
     PROGRAM_REPORTS,
@@ -104,6 +105,7 @@ PROGRAM_FIELDSETS = (
     (_("Points and expiry"), {"classes": ["tab"], "fields": PROGRAM_POINTS.fields}),
     (_("Accrual"), {"classes": ["tab"], "fields": PROGRAM_ACCRUAL.fields}),
     (_("Tier qualification"), {"classes": ["tab"], "fields": PROGRAM_QUALIFICATION.fields}),
+    (_("Check times"), {"classes": ["tab"], "fields": PROGRAM_OCCURRED_AT.fields}),
     (_("Reports"), {"classes": ["tab"], "fields": PROGRAM_REPORTS.fields}),
 )
 

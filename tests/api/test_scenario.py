@@ -166,7 +166,7 @@ def test_two_phase_payment_day(client):
 
     from loyalty.ledger.models import Account
 
-    account = Account.objects.get(customer__public_id=anna["id"])
+    account = Account.objects.get(profile__public_id=anna["id"])
     assert (account.available, account.pending, account.held) == (76, 0, 0)
     # Two visits (the cancelled reservation never counted); spend 1000 + 410 − 205 returned.
     assert (account.lifetime_visits, account.lifetime_spend) == (2, 1205)

@@ -25,7 +25,7 @@ from config.celery import app as celery_app
 from notifications.backends.email import message_id_for
 from notifications.models import Message, MessageStatus
 from notifications.services import message_enqueue
-from tests.factories import CustomerFactory, TemplateFactory
+from tests.factories import AccountFactory, CustomerFactory, TemplateFactory
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -93,12 +93,19 @@ def email_template():
     )
 
 
-def _enqueue(customer, *, key: str) -> Message:
+def _member(**fields):
+    """A customer who gave ``fields`` (name, email, consent) to the programme they joined: the
+    programme's own member profile holds them (docs/architecture.md)."""
+    return AccountFactory(customer=CustomerFactory(**fields))
+
+
+def _enqueue(account, *, key: str) -> Message:
     """What a ledger receiver does: write the outbox row in the business transaction; the
     dispatcher task is queued on commit."""
     with transaction.atomic():
         (message,) = message_enqueue(
-            customer=customer,
+            customer=account.customer,
+            program=account.program,
             event="points_earned",
             context={"points": 45},
             idempotency_key=key,
@@ -115,10 +122,10 @@ def test_a_worker_on_redis_delivers_an_outbox_message_to_locmem(
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     mail.outbox = []
-    customer = CustomerFactory(first_name="Анна", email="anna@example.com", consent_email=True)
+    member = _member(first_name="Анна", email="anna@example.com", consent_email=True)
 
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
-        message = _enqueue(customer, key="worker-locmem")
+        message = _enqueue(member, key="worker-locmem")
         _wait_for(lambda: len(mail.outbox) >= 1, what="the worker to send the email")
         message.refresh_from_db()
         _wait_for(
@@ -208,7 +215,7 @@ def test_a_worker_killed_while_it_holds_the_lease_loses_nothing_and_sends_once(
 ):
     """SIGKILL inside the email backend, before the email left: the row stays ``sending``
     under the dead worker's lease; once the lease runs out a second worker sends it once."""
-    customer = CustomerFactory(first_name="Анна", email="anna@example.com", consent_email=True)
+    member = _member(first_name="Анна", email="anna@example.com", consent_email=True)
     mail_file = tmp_path / "mail.jsonl"
     lease = 4
 
@@ -217,7 +224,7 @@ def test_a_worker_killed_while_it_holds_the_lease_loses_nothing_and_sends_once(
         tmp_path / "worker-1.log",
     )
     try:
-        message = _enqueue(customer, key="worker-kill-before")  # on commit: task to Redis
+        message = _enqueue(member, key="worker-kill-before")  # on commit: task to Redis
         first.wait(timeout=WAIT_SECONDS)
     finally:
         _stop(first)
@@ -264,7 +271,7 @@ def test_a_worker_killed_after_the_email_left_resends_it_with_the_same_message_i
     """The one documented duplicate window: SIGKILL after the SMTP server accepted the email
     but before the ``sent`` mark committed. The message is not lost; it goes again after the
     lease with the same Message-ID, by which the receiving side drops the duplicate."""
-    customer = CustomerFactory(first_name="Анна", email="anna@example.com", consent_email=True)
+    member = _member(first_name="Анна", email="anna@example.com", consent_email=True)
     mail_file = tmp_path / "mail.jsonl"
     lease = 4
 
@@ -273,7 +280,7 @@ def test_a_worker_killed_after_the_email_left_resends_it_with_the_same_message_i
         tmp_path / "worker-1.log",
     )
     try:
-        message = _enqueue(customer, key="worker-kill-after")
+        message = _enqueue(member, key="worker-kill-after")
         first.wait(timeout=WAIT_SECONDS)
     finally:
         _stop(first)
