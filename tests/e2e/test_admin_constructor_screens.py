@@ -17,12 +17,11 @@ from django.contrib.auth import get_user_model
 
 from loyalty.ledger import services
 from loyalty.rules.program_io import program_load
+from tests.e2e.admin_pages import PASSWORD, WIDTH, width
+from tests.e2e.admin_pages import sign_in as admin_sign_in
 from tests.factories import AccountFactory, CustomerFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-WIDTH = 1400
-PASSWORD = "Kopilka-admin-5521"
 
 
 @pytest.fixture
@@ -64,15 +63,7 @@ def desktop(browser, live_server):
 
 def sign_in(page, prefix: str) -> None:
     get_user_model().objects.create_superuser("marketer", "m@example.com", PASSWORD)
-    page.goto(f"{prefix}/admin/login/")
-    page.locator("input[name=username]").fill("marketer")
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"**{prefix}/admin/")
-
-
-def width(page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
+    admin_sign_in(page, prefix)
 
 
 def inner_overflow(page) -> list:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests.e2e.admin_pages import PASSWORD, WIDTH, sign_in, width
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-WIDTH = 1400
-PASSWORD = "Kopilka-admin-5521"
 PAGES = {
     "admin-index": "/admin/",
     "admin-changelist": "/admin/rules/program/",
@@ -38,18 +38,6 @@ def desktop(browser, live_server):
 @pytest.fixture
 def marketer(db):
     return get_user_model().objects.create_superuser("marketer", "m@example.com", PASSWORD)
-
-
-def sign_in(page, prefix: str) -> None:
-    page.goto(f"{prefix}/admin/login/")
-    page.locator("input[name=username]").fill("marketer")
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"**{prefix}/admin/")
-
-
-def width(page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
 
 
 @pytest.mark.parametrize(("language", "prefix"), [("ru", ""), ("en", "/en")])

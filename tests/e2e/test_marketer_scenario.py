@@ -18,12 +18,10 @@ from campaigns.models import Campaign, CampaignMember, CampaignStatus, Segment
 from customers.models import Customer
 from loyalty.ledger.models import Account
 from loyalty.rules.models import EarnRule, Program
+from tests.e2e.admin_pages import PASSWORD, WIDTH, sign_in, width
 from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-WIDTH = 1400
-PASSWORD = "Kopilka-marketer-7731"
 
 
 @pytest.fixture
@@ -46,18 +44,6 @@ def desktop(browser, live_server):
 @pytest.fixture
 def marketer(db):
     return get_user_model().objects.create_superuser("marketer", "m@example.com", PASSWORD)
-
-
-def sign_in(page, prefix: str) -> None:
-    page.goto(f"{prefix}/admin/login/")
-    page.locator("input[name=username]").fill("marketer")
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"**{prefix}/admin/")
-
-
-def width(page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
 
 
 def add_inline_row(page, prefix: str) -> None:
