@@ -83,8 +83,8 @@ def test_the_programme_page_and_the_simulator_fit_1400_px(desktop, coffee, shot,
     page.goto(f"{prefix}/admin/rules/program/{coffee.pk}/change/")
     page.wait_for_load_state("networkidle")
     hrefs = page.eval_on_selector_all("#tabs-items > a", "els => els.map(e => e.hash)")
-    # General + tiers, product sets, earn rules, redemption, outlets, categories.
-    assert len(hrefs) == 7, hrefs
+    # General + tiers, product sets, earn rules, redemption, outlets, categories, rewards.
+    assert len(hrefs) == 8, hrefs
     names = hrefs
     for i, href in enumerate(hrefs):
         # Clicked from script: unfold moves tabs that do not fit into a "more" menu.

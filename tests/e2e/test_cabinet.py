@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from customers.models import Customer
 from loyalty.api.models import OutletAPIKey
+from loyalty.ledger.models import MemberProfile
 from notifications.models import Message
 from tests.cabinet.conftest import PASSWORD, enrol
 
@@ -59,8 +60,9 @@ def test_toggle_a_consent(page, member, shot):
     sms.get_by_role("switch").click()
     expect(page.get_by_test_id("consent-sms")).to_contain_text("on")
     expect(page.get_by_test_id("consent-sms")).to_contain_text("changed")
-    member.refresh_from_db()
-    assert member.consent_sms and member.consent_sms_at is not None
+    # Consents are given to the programme: its member profile keeps them.
+    profile = MemberProfile.objects.get(account__customer=member)
+    assert profile.consent_sms and profile.consent_sms_at is not None
     shot(page, "profile")
 
 

@@ -64,12 +64,27 @@ def errors(page) -> str:
     return page.locator(".errorlist, .errornote").all_inner_texts().__str__()
 
 
+def open_tab(page, href: str) -> None:
+    """A tab of the programme page (clicked from script: unfold moves tabs that do not fit
+    into a "more" menu)."""
+    page.evaluate(f"document.querySelector('#tabs-items a[href=\"{href}\"]').click()")
+
+
+def open_general_part(page, label: str) -> None:
+    """A part of the programme's "General" tab (its fieldsets are tabs of their own)."""
+    open_tab(page, "#general")
+    page.locator('[x-data^="{ activeFieldsetTab"] nav > a', has_text=label).click()
+
+
 def build_clinic(page) -> None:
     page.goto("/en/admin/rules/program/add/")
     page.locator("input[name=code]").fill("clinic")
     page.locator("input[name=name]").fill("Клиника «Здоровье»")
+    open_general_part(page, "Points and expiry")
     page.locator("input[name=lifetime_days]").fill("365")
+    open_general_part(page, "Tier qualification")
     page.locator("select[name=tier_metric]").select_option("spend")
+    open_tab(page, "#tiers")
     tiers = [("base", "Базовый", "0", "5"), ("silver", "Серебро", "100000", "10")]
     tiers.append(("gold", "Золото", "200000", "20"))
     for n, (code, name, threshold, percent) in enumerate(tiers):
@@ -79,7 +94,10 @@ def build_clinic(page) -> None:
         page.locator(f"input[name=tiers-{n}-name]").fill(name)
         page.locator(f"input[name=tiers-{n}-threshold]").fill(threshold)
         page.locator(f"input[name=tiers-{n}-earn_percent]").fill(percent)
-    page.locator("input[name=redemption_policy-0-max_share]").fill("0.30")
+    open_tab(page, "#redemption_policy")
+    # Shares are typed in percent: 30 means 30 % (stored as 0.30).
+    page.locator("input[name=redemption_policy-0-max_share]").fill("30")
+    open_tab(page, "#outlets")
     add_inline_row(page, "outlets")
     page.locator("input[name=outlets-0-code]").fill("clinic-1")
     page.locator("input[name=outlets-0-name]").fill("Клиника на Тверской")
