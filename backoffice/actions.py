@@ -58,13 +58,28 @@ def _audit(user, customer: Customer, message: str) -> None:
 
 @transaction.atomic
 def card_adjust(
-    *, user, customer: Customer, account: Account, points: Decimal, reason: str, now: datetime
+    *,
+    user,
+    customer: Customer,
+    account: Account,
+    points: Decimal,
+    reason: str,
+    now: datetime,
+    token: str | None = None,
 ) -> Operation:
+    """``token``: the form's one-time token; the same token again returns the adjustment it
+    made (no second operation, no second audit entry)."""
     _refuse_unless(user, "adjust")
     if account.customer_id != customer.pk:
         raise errors.ValidationFailed(fields={"account": [_("Not an account of this customer.")]})
+    key = f"card-adjust:{token}" if token else None
+    if key and Operation.objects.filter(source="admin", idempotency_key=key).exists():
+        return points_adjust(
+            account=account, points=points, reason=reason, created_by=user, now=now,
+            idempotency_key=key,
+        )  # fmt: skip
     operation = points_adjust(
-        account=account, points=points, reason=reason, created_by=user, now=now
+        account=account, points=points, reason=reason, created_by=user, now=now, idempotency_key=key
     )
     _audit(
         user,

@@ -140,6 +140,7 @@ class CustomerCardAdmin(CustomerWithErasureAdmin):
                 points=data["points"],
                 reason=data["reason"],
                 now=now,
+                token=str(data["token"]),
             )
             done = gettext("Adjusted %(points)s points.") % {"points": data["points"]}
         elif action == "block":

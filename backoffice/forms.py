@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -17,9 +19,14 @@ class AdjustForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
     )
+    # One per rendered form: submitting the same form twice (a double click, a resend of the
+    # page) is one adjustment, not two — the token is the ledger operation's idempotency key.
+    token = forms.UUIDField(widget=forms.HiddenInput)
 
     def __init__(self, *args, customer, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["token"] = uuid.uuid4()
         self.fields["account"].queryset = Account.objects.filter(customer=customer).select_related(
             "program"
         )

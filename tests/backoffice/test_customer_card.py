@@ -124,11 +124,28 @@ def test_an_account_page_is_short_and_links_to_the_card(admin_client, account):
 
 # --- adjust -----------------------------------------------------------------------------------
 
+TOKEN = "7f0c2a4e-3b1d-4c5e-9f6a-0123456789ab"  # the form's one-time token
+
+
+def test_the_same_adjustment_form_sent_twice_adjusts_once(support, account):
+    page = support.get(card_url(account.customer)).content.decode()
+    token = re.search(r'name="token" value="([0-9a-f-]{36})"', page).group(1)
+    data = {"account": account.pk, "points": "25", "reason": "Goodwill", "token": token}
+    for _ in range(2):  # a double click, or the page sent again
+        assert support.post(action_url(account.customer, "adjust"), data).status_code == 302
+    assert Operation.objects.filter(kind=OperationKind.ADJUST).count() == 1
+    assert LogEntry.objects.filter(object_id=str(account.customer.pk)).count() == 1
+    assert Account.objects.get(pk=account.pk).available == Decimal("125")
+    # A new form (a new token) is a new adjustment.
+    support.post(action_url(account.customer, "adjust"), {**data, "token": TOKEN})
+    assert Account.objects.get(pk=account.pk).available == Decimal("150")
+    assert_consistent(timezone.now())
+
 
 def test_support_adjusts_with_a_reason_and_it_is_audited(support, account):
     response = support.post(
         action_url(account.customer, "adjust"),
-        {"account": account.pk, "points": "25", "reason": "Goodwill"},
+        {"account": account.pk, "points": "25", "reason": "Goodwill", "token": TOKEN},
     )
     assert response.status_code == 302
     op = Operation.objects.get(kind=OperationKind.ADJUST)
@@ -142,7 +159,7 @@ def test_support_adjusts_with_a_reason_and_it_is_audited(support, account):
 def test_an_analyst_may_not_adjust(analyst, account):
     response = analyst.post(
         action_url(account.customer, "adjust"),
-        {"account": account.pk, "points": "25", "reason": "Goodwill"},
+        {"account": account.pk, "points": "25", "reason": "Goodwill", "token": TOKEN},
     )
     assert response.status_code == 403
     assert not Operation.objects.filter(kind=OperationKind.ADJUST).exists()
@@ -161,7 +178,9 @@ def test_an_analyst_may_not_adjust(analyst, account):
 def test_a_bad_adjustment_names_the_field_and_writes_nothing(
     support, account, data, field, message
 ):
-    response = support.post(action_url(account.customer, "adjust"), {"account": account.pk, **data})
+    response = support.post(
+        action_url(account.customer, "adjust"), {"account": account.pk, "token": TOKEN, **data}
+    )
     assert response.status_code == 400
     assert message in str(response.context["form"].errors[field])
     assert not Operation.objects.filter(kind=OperationKind.ADJUST).exists()
@@ -173,7 +192,7 @@ def test_an_account_of_another_customer_cannot_be_adjusted(support, account):
     other = AccountFactory(program=account.program)
     response = support.post(
         action_url(account.customer, "adjust"),
-        {"account": other.pk, "points": "5", "reason": "x"},
+        {"account": other.pk, "points": "5", "reason": "x", "token": TOKEN},
     )
     assert response.status_code == 400
     assert "account" in response.context["form"].errors
