@@ -73,14 +73,14 @@ def card_adjust(
     if account.customer_id != customer.pk:
         raise errors.ValidationFailed(fields={"account": [_("Not an account of this customer.")]})
     key = f"card-adjust:{token}" if token else None
-    if key and Operation.objects.filter(source="admin", idempotency_key=key).exists():
-        return points_adjust(
-            account=account, points=points, reason=reason, created_by=user, now=now,
-            idempotency_key=key,
-        )  # fmt: skip
+    replay = (
+        key is not None and Operation.objects.filter(source="admin", idempotency_key=key).exists()
+    )
     operation = points_adjust(
         account=account, points=points, reason=reason, created_by=user, now=now, idempotency_key=key
     )
+    if replay:
+        return operation
     _audit(
         user,
         customer,
