@@ -149,7 +149,9 @@ class DashboardAdmin(admin.ModelAdmin):
                 if export not in TABLES:
                     form.add_error(None, _("Unknown table to export: %s") % export)
                 elif export == "rewards":
-                    return _export_rows(board, export, _rewards_rows(rewards), request)
+                    return _export_rows(
+                        board, export, _rewards_rows(rewards), request.GET.get("format")
+                    )
                 else:
                     return _export(board, export, request.GET.get("format"))
             context.update(_present(board, request), rewards=rewards)
@@ -338,15 +340,12 @@ def _table(board, name: str) -> list[dict]:
 
 
 def _export(board, name: str, file_format: str | None) -> HttpResponse:
+    return _export_rows(board, name, _table(board, name), file_format)
+
+
+def _export_rows(board, name: str, rows: list[dict], file_format: str | None) -> HttpResponse:
     stem = f"{board.program.code}-{name}-{board.period.first}-{board.period.last}"
     if file_format == "xlsx":
-        return _xlsx_rows(stem, _table(board, name))
-    return _csv_rows(stem, _table(board, name))
-
-
-def _export_rows(board, name: str, rows: list[dict], request) -> HttpResponse:
-    stem = f"{board.program.code}-{name}-{board.period.first}-{board.period.last}"
-    if request.GET.get("format") == "xlsx":
         return _xlsx_rows(stem, rows)
     return _csv_rows(stem, rows)
 
