@@ -4,11 +4,13 @@
 
 Everything lives in a throw-away programme (``bench-reports-…``), deleted afterwards unless
 ``--keep``. The data is written with set-based SQL (``generate_series``): customers, one
-account each, member and anonymous checks spread over the last ``--days`` days (today
-included, so the dashboard's live part has work), one check operation per member check with
-two earned lots (base rate and a rule), every fourth lot partly redeemed, a campaign with a
-10 % audience (a tenth of it control) whose rule awarded on 1 % of the checks, 1 % of checks
-cancelled. Check lines and refunds are not generated (refund values are per refund and tiny).
+account each, member and anonymous checks spread evenly over the last ``--days`` days (today
+included, so the dashboard's live part has work); each member check goes to an account drawn
+at random, skewed towards frequent buyers (account index ∝ u^1.5), and 70 % of a member's
+checks to its home outlet, the rest to any (so visits have irregular gaps and outlets mix);
+one check operation per member check with two earned lots (base rate and a rule), every
+fourth lot partly redeemed, a campaign with a 10 % audience (a tenth of it control) whose rule
+awarded on 1 % of the checks, 1 % of checks cancelled. Check lines and refunds are not generated (refund values are per refund and tiny).
 
 Times: the nightly aggregation of one day (yesterday), a full rebuild of every day, and the
 dashboard (all KPIs with the previous period, series, outlets, tiers, cohorts, campaigns) for
@@ -211,6 +213,7 @@ class Command(BaseCommand):
                     # Every key comes from rows just inserted: skip the per-row foreign-key
                     # checks, most of the build's time (a superuser only; this transaction).
                     cursor.execute("SET LOCAL session_replication_role = replica")
+                cursor.execute("SELECT setseed(0.42)")  # the same dataset on every run
             run(
                 "customers",
                 """
@@ -226,9 +229,9 @@ class Command(BaseCommand):
                 "accounts",
                 """
                 INSERT INTO {account} (program_id, customer_id, tier_id, tier_since, available,
-                    pending, lifetime_spend, lifetime_visits, lifetime_earned, enrolled_at)
+                    pending, held, lifetime_spend, lifetime_visits, lifetime_earned, enrolled_at)
                 SELECT %(program)s, c.id, CASE WHEN c.id %% 10 = 0 THEN %(silver)s
-                       ELSE %(base)s END, %(t0)s, 0, 0, 0, 0, 0,
+                       ELSE %(base)s END, %(t0)s, 0, 0, 0, 0, 0, 0,
                        %(t0)s + make_interval(secs => (c.id %% 997) / 997.0 * %(span)s * 0.9)
                 FROM {customer} c WHERE c.last_name = %(tag)s
                 """,
@@ -237,21 +240,27 @@ class Command(BaseCommand):
                 "checks",
                 """
                 WITH acc AS (SELECT min(id) AS a0, count(*) AS n FROM {account}
-                             WHERE program_id = %(program)s)
+                             WHERE program_id = %(program)s),
+                draws AS (SELECT g, random() AS who, random() AS away, random() AS where_
+                          FROM generate_series(1, %(checks)s) g)
                 INSERT INTO {check} (public_id, program_id, outlet_id, account_id,
                     receipt_number, status, channel, occurred_at, subtotal, discount, payable,
                     redeemed_points, earned_points, refunded_amount, tier_code, breakdown,
-                    created_at)
+                    coupon_discount, coupons, created_at)
                 SELECT gen_random_uuid(), %(program)s,
-                       (%(outlets)s::bigint[])[1 + g %% cardinality(%(outlets)s::bigint[])],
+                       (%(outlets)s::bigint[])[1 + CASE
+                           WHEN away < 0.3 OR g %% %(every_anon)s = 0
+                           THEN floor(where_ * cardinality(%(outlets)s::bigint[]))::int
+                           ELSE (floor(power(who, 1.5) * acc.n)::bigint
+                                 %% cardinality(%(outlets)s::bigint[]))::int END],
                        CASE WHEN g %% %(every_anon)s = 0 THEN NULL
-                            ELSE acc.a0 + (g::bigint * 7919) %% acc.n END,
+                            ELSE acc.a0 + floor(power(who, 1.5) * acc.n)::bigint END,
                        'B' || g, CASE WHEN g %% 100 = 1 THEN 'cancelled' ELSE 'completed' END,
                        'offline',
                        %(t0)s + make_interval(secs => g::float / %(checks)s * %(span)s),
-                       100 + (g %% 4900), 0, 100 + (g %% 4900), 0, 0, 0, '', '[]',
+                       100 + (g %% 4900), 0, 100 + (g %% 4900), 0, 0, 0, '', '[]', 0, '[]',
                        %(t0)s + make_interval(secs => g::float / %(checks)s * %(span)s)
-                FROM generate_series(1, %(checks)s) g CROSS JOIN acc
+                FROM draws CROSS JOIN acc
                 """,
             )
             run(
