@@ -94,6 +94,8 @@ class MemberDay(models.Model):
     cohort = models.DateField(_("cohort month"))
     checks = models.PositiveIntegerField(_("checks"), default=0)
     sales = models.DecimalField(_("sales"), **MONEY)
+    # The member's previous stored day at this outlet (None: the first).
+    outlet_prev = models.DateField(_("previous day at the outlet"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member day")
@@ -104,10 +106,100 @@ class MemberDay(models.Model):
                 fields=["program", "day", "account", "outlet"], name="report_member_day"
             ),
         ]
-        indexes = [models.Index(fields=["account", "day"], name="report_member_day_account")]
+        indexes = [
+            models.Index(fields=["account", "day"], name="report_member_day_account"),
+            models.Index(fields=["account", "outlet", "day"], name="report_member_day_outlet"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.day}"
+
+
+class MemberVisit(models.Model):
+    """One member's counted checks on one day, all outlets together, linked to the days before.
+
+    ``prev_day`` / ``prev2_day`` are the member's two previous stored days (None: none) and
+    ``prev_checks`` the checks of ``prev_day``; ``first_in_month``: no earlier visit in the
+    same month. They make every distinct-member count a sum over ``ActivityCell`` rows (ADR 0012).
+    """
+
+    program = models.ForeignKey(
+        "rules.Program", verbose_name=_("programme"), on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField(_("day"))
+    account = models.ForeignKey(
+        "ledger.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="+"
+    )
+    cohort = models.DateField(_("cohort month"))
+    checks = models.PositiveIntegerField(_("checks"), default=0)
+    sales = models.DecimalField(_("sales"), **MONEY)
+    prev_day = models.DateField(_("previous day"), null=True, blank=True)
+    prev_checks = models.PositiveIntegerField(_("checks of the previous day"), default=0)
+    prev2_day = models.DateField(_("day before the previous"), null=True, blank=True)
+    first_in_month = models.BooleanField(_("first visit of the month"), default=True)
+
+    class Meta:
+        verbose_name = _("member visit")
+        verbose_name_plural = _("member visits")
+        ordering = ["program", "day", "account"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "account", "day"], name="report_member_visit"
+            ),
+        ]
+        indexes = [models.Index(fields=["program", "day"], name="report_member_visit_day")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day}"
+
+
+class CellKind(models.TextChoices):
+    VISIT = "V", _("visits by previous day")
+    MULTI = "W", _("visits of two or more checks by previous day")
+    STEP = "S", _("second-visit steps")
+    OUTLET = "O", _("outlet visits by previous day at the outlet")
+    MONTH = "M", _("first visits of the month by cohort")
+
+
+class ActivityCell(models.Model):
+    """Visits of one day counted by the day that came before them (ADR 0012).
+
+    An exact cell (``cumulative`` false) counts the day's visits whose ``other`` day is the
+    given one (None: no earlier day); a cumulative cell counts those whose ``other`` is before
+    the week start ``other`` (or None: the exact None count). ``MONTH`` cells count first
+    visits of the month by cohort month (``other``). Members may be negative (``STEP``).
+    """
+
+    program = models.ForeignKey(
+        "rules.Program", verbose_name=_("programme"), on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField(_("day"))
+    kind = models.CharField(_("kind"), max_length=1, choices=CellKind.choices)
+    outlet = models.ForeignKey(
+        "rules.Outlet",
+        verbose_name=_("outlet"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    cumulative = models.BooleanField(_("cumulative"), default=False)
+    other = models.DateField(_("other day"), null=True, blank=True)
+    members = models.IntegerField(_("members"), default=0)
+
+    class Meta:
+        verbose_name = _("activity cell")
+        verbose_name_plural = _("activity cells")
+        ordering = ["program", "day", "kind"]
+        indexes = [
+            models.Index(
+                fields=["program", "cumulative", "other", "day"], name="report_cell_other"
+            ),
+            models.Index(fields=["program", "day"], name="report_cell_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.day} {self.other}"
 
 
 class CampaignDay(models.Model):

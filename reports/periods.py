@@ -8,6 +8,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from django.db import connection
+
 from core import errors
 
 MONEY = Decimal("0.01")
@@ -65,6 +67,16 @@ def local_day(program, at: datetime) -> date:
 
 def month_start(day: date) -> date:
     return day.replace(day=1)
+
+
+def sql_day(day: date):
+    """A date as the database takes it in raw SQL."""
+    return connection.ops.adapt_datefield_value(day)
+
+
+def week_start(day: date) -> date:
+    """The Monday of ``day``'s week."""
+    return day - timedelta(days=day.weekday())
 
 
 def next_month(day: date) -> date:

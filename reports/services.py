@@ -1,10 +1,13 @@
 """Writing the daily aggregates: rebuild any days, and the nightly refresh that keeps them.
 
 Each day is written in its own transaction: the day's rows are deleted and inserted again from
-``reports.selectors.days.ledger_days`` under a lock on (programme, day) — a PostgreSQL
-transaction-level advisory lock; SQLite serialises writers anyway — so a re-run, a rebuild and
-the nightly job may overlap and the last writer's rows are the ledger as it was then. Months
-touched are recounted into ``CohortMonth`` the same way. Nothing here changes the ledger.
+``reports.selectors.days.ledger_days`` under a lock on the programme's aggregates — a
+PostgreSQL transaction-level advisory lock; SQLite serialises writers anyway — so a re-run, a
+rebuild and the nightly job may overlap and the last writer's rows are the ledger as it was
+then. A day's member visits are linked to the member's stored days before them and counted
+into ``ActivityCell`` rows (ADR 0012); the visits after a rewritten range that pointed into it
+are linked again. Months touched are recounted into ``CohortMonth``. Nothing here changes the
+ledger.
 """
 
 from __future__ import annotations
@@ -15,30 +18,45 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max
-from django.db.models.functions import Greatest, TruncDate
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest, TruncDate, TruncMonth
 
 from loyalty.ledger.models import Account, Check, Operation, OperationKind, Refund
 from loyalty.rules.models import Program
 from reports.models import (
+    ActivityCell,
     AggregationState,
     CampaignDay,
+    CellKind,
     CohortMonth,
     MemberDay,
+    MemberVisit,
     OutletDay,
     ProgramDay,
 )
-from reports.periods import Period, local_today, month_start, next_month, zone
-from reports.selectors.days import ledger_days, member_rows
+from reports.periods import Period, local_today, month_start, next_month, week_start, zone
+from reports.selectors.days import MEMBER_COLUMNS, ledger_days, member_rows_sql
 
-# Advisory lock keys of the report aggregates: (programme id, ±day ordinal) in the two-int
-# form; no other part of the project takes advisory locks.
+# The advisory lock of a programme's report aggregates: (programme id, 0) in the two-int form;
+# every write of the aggregates takes it. No other part of the project takes advisory locks.
 
 
-def _lock(program_id: int, key: int) -> None:
+def _lock(program_id: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [program_id, key])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [program_id])
 
 
 @dataclass
@@ -66,13 +84,11 @@ def aggregates_rebuild(
     while day <= period.last:
         chunk = Period(day, min(period.last, day + timedelta(days=chunk_days - 1)))
         computed = ledger_days(program, chunk.first, chunk.last)
-        members = defaultdict(list)
-        for row in member_rows(program, chunk.first, chunk.last):
-            members[row["day"]].append(row)
         for each in chunk.each_day():
-            result.member_rows += _write_day(program, each, computed, members[each], now=now)
+            result.member_rows += _write_day(program, each, computed, now=now)
             result.days += 1
         day = chunk.last + timedelta(days=1)
+    _relink_after(program, period)
     month = month_start(period.first)
     while month <= period.last:
         if next_month(month) <= today:
@@ -82,10 +98,10 @@ def aggregates_rebuild(
     return result
 
 
-def _write_day(program: Program, day: date, computed, members: list[dict], *, now) -> int:
+def _write_day(program: Program, day: date, computed, *, now) -> int:
     with transaction.atomic():
-        _lock(program.pk, day.toordinal())
-        for model in (ProgramDay, OutletDay, MemberDay, CampaignDay):
+        _lock(program.pk)
+        for model in (ProgramDay, OutletDay, MemberDay, MemberVisit, CampaignDay, ActivityCell):
             model.objects.filter(program=program, day=day).delete()
         figures = computed.program.get(day)
         ProgramDay.objects.create(
@@ -101,28 +117,204 @@ def _write_day(program: Program, day: date, computed, members: list[dict], *, no
             for (each, campaign_id), pts in computed.campaigns.items()
             if each == day
         )
-        MemberDay.objects.bulk_create(
-            (
-                MemberDay(
-                    program=program,
-                    day=day,
-                    account_id=row["account_id"],
-                    outlet_id=row["outlet_id"],
-                    cohort=row["cohort"],
-                    checks=row["checks"],
-                    sales=row["sales"],
-                )
-                for row in members
-            ),
-            batch_size=2000,
+        rows = _insert_member_rows(program, day)
+        if rows:
+            _insert_visits(program, day)
+            _link(program, Q(day=day))
+            _write_cells(program, day)
+    return rows
+
+
+def _insert_member_rows(program: Program, day: date) -> int:
+    """The day's member rows, straight from the ledger into ``MemberDay`` (one statement)."""
+    sql, params = member_rows_sql(program, day, day)
+    columns = ", ".join(MEMBER_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {MemberDay._meta.db_table} (program_id, {columns}) "
+            f"SELECT %s, {columns} FROM ({sql}) rows",
+            [program.pk, *params],
         )
-    return len(members)
+        return cursor.rowcount
+
+
+def _insert_visits(program: Program, day: date) -> None:
+    """The day's member rows summed over outlets, as unlinked ``MemberVisit`` rows."""
+    sql, params = (
+        MemberDay.objects.filter(program=program, day=day)
+        .values("account_id")
+        .annotate(cohort=Min("cohort"), checks=Sum("checks"), sales=Sum("sales"))
+        .values_list("account_id", "cohort", "checks", "sales")
+        .order_by()
+        .query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {MemberVisit._meta.db_table} (program_id, day, account_id, cohort, "
+            "checks, sales, prev_checks, first_in_month) "
+            f"SELECT %s, %s, rows.*, 0, true FROM ({sql}) rows",
+            [program.pk, connection.ops.adapt_datefield_value(day), *params],
+        )
+
+
+def _link(program: Program, visits: Q, member_days: Q | None = None) -> None:
+    """Point the chosen visits (and member rows) at the member's stored days before them."""
+    member_days = visits if member_days is None else member_days
+    before = MemberVisit.objects.filter(
+        program=program, account_id=OuterRef("account_id"), day__lt=OuterRef("day")
+    ).order_by("-day")
+    chosen = MemberVisit.objects.filter(program=program).filter(visits)
+    chosen.update(prev_day=Subquery(before.values("day")[:1]))
+    chosen.update(
+        prev2_day=Subquery(
+            MemberVisit.objects.filter(
+                program=program, account_id=OuterRef("account_id"), day__lt=OuterRef("prev_day")
+            )
+            .order_by("-day")
+            .values("day")[:1]
+        ),
+        prev_checks=Coalesce(
+            Subquery(
+                MemberVisit.objects.filter(
+                    program=program, account_id=OuterRef("account_id"), day=OuterRef("prev_day")
+                ).values("checks")[:1]
+            ),
+            Value(0),
+        ),
+        first_in_month=Case(
+            When(prev_day__isnull=True, then=Value(True)),
+            When(prev_day__lt=TruncMonth("day"), then=Value(True)),
+            default=Value(False),
+        ),
+    )
+    MemberDay.objects.filter(program=program).filter(member_days).update(
+        outlet_prev=Subquery(
+            MemberDay.objects.filter(
+                program=program,
+                account_id=OuterRef("account_id"),
+                outlet_id=OuterRef("outlet_id"),
+                day__lt=OuterRef("day"),
+            )
+            .order_by("-day")
+            .values("day")[:1]
+        )
+    )
+
+
+def _relink_after(program: Program, period: Period) -> None:
+    """Link again the stored visits after ``period`` whose previous days may have changed.
+
+    A visit's links change only if one of its two previous days (or its outlet's previous
+    day) lies in the period, before or after the rewrite: either it pointed there, or its
+    member has a visit there now. Their days' cells are counted again.
+    """
+    span = {"day__gte": period.first, "day__lte": period.last}
+    accounts = MemberVisit.objects.filter(program=program, **span).values("account_id")
+    pairs = MemberDay.objects.filter(
+        program=program, account_id=OuterRef("account_id"), outlet_id=OuterRef("outlet_id"), **span
+    )
+    later = Q(day__gt=period.last)
+    visits = later & (
+        Q(account_id__in=accounts)
+        | Q(prev_day__gte=period.first, prev_day__lte=period.last)
+        | Q(prev2_day__gte=period.first, prev2_day__lte=period.last)
+    )
+    member_days = later & (
+        Q(Exists(pairs)) | Q(outlet_prev__gte=period.first, outlet_prev__lte=period.last)
+    )
+    with transaction.atomic():
+        _lock(program.pk)
+        days = set(
+            MemberVisit.objects.filter(program=program)
+            .filter(visits)
+            .values_list("day", flat=True)
+            .distinct()
+        ) | set(
+            MemberDay.objects.filter(program=program)
+            .filter(member_days)
+            .values_list("day", flat=True)
+            .distinct()
+        )
+        if not days:
+            return
+        _link(program, visits, member_days)
+        for day in sorted(days):
+            ActivityCell.objects.filter(program=program, day=day).delete()
+            _write_cells(program, day)
+
+
+def _write_cells(program: Program, day: date) -> None:
+    """Count the day's linked visits into ``ActivityCell`` rows (see the model and ADR 0012).
+
+    Exact cells per (kind, outlet, previous day), and for every kind but ``MONTH`` cumulative
+    cells: for each week start after the earliest previous day, up to the day's own week, the
+    visits whose previous day is before it; ``other`` None holds the count of visits with no
+    previous day.
+    """
+    visits = MemberVisit.objects.filter(program=program, day=day).order_by()
+    exact: dict[tuple[str, int | None], dict] = defaultdict(lambda: defaultdict(int))
+    for prev, n in visits.values_list("prev_day").annotate(n=Count("id")):
+        exact[(CellKind.VISIT, None)][prev] += n
+    for prev, n in visits.filter(checks__gte=2).values_list("prev_day").annotate(n=Count("id")):
+        exact[(CellKind.MULTI, None)][prev] += n
+    # A second visit whose first (the previous day) had one check: +1 from the day after the
+    # visit before that, −1 from the day after the first (see ADR 0012 for the count).
+    steps = visits.filter(prev_checks=1, prev_day__isnull=False)
+    for prev2, n in steps.values_list("prev2_day").annotate(n=Count("id")):
+        exact[(CellKind.STEP, None)][prev2] += n
+    for prev, n in steps.values_list("prev_day").annotate(n=Count("id")):
+        exact[(CellKind.STEP, None)][prev] -= n
+    outlet_rows = (
+        MemberDay.objects.filter(program=program, day=day)
+        .values_list("outlet_id", "outlet_prev")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for outlet_id, prev, n in outlet_rows:
+        exact[(CellKind.OUTLET, outlet_id)][prev] += n
+    cells = []
+    last_week = week_start(day)
+    for (kind, outlet_id), counts in exact.items():
+        for other, n in counts.items():
+            if n:
+                cells.append((kind, outlet_id, False, other, n))
+        cells.append((kind, outlet_id, True, None, counts.get(None, 0)))
+        dated = sorted((other, n) for other, n in counts.items() if other is not None)
+        if not dated:
+            continue
+        week = week_start(dated[0][0]) + timedelta(days=7)
+        below, index = counts.get(None, 0), 0
+        while week <= last_week:
+            while index < len(dated) and dated[index][0] < week:
+                below += dated[index][1]
+                index += 1
+            cells.append((kind, outlet_id, True, week, below))
+            week += timedelta(days=7)
+    for cohort, n in (
+        visits.filter(first_in_month=True).values_list("cohort").annotate(n=Count("id"))
+    ):
+        cells.append((CellKind.MONTH, None, False, cohort, n))
+    ActivityCell.objects.bulk_create(
+        (
+            ActivityCell(
+                program=program,
+                day=day,
+                kind=kind,
+                outlet_id=outlet_id,
+                cumulative=cumulative,
+                other=other,
+                members=n,
+            )
+            for kind, outlet_id, cumulative, other, n in cells
+        ),
+        batch_size=5000,
+    )
 
 
 def _write_month(program: Program, month: date) -> None:
     """Members of each cohort active in ``month``, from the stored member days."""
     with transaction.atomic():
-        _lock(program.pk, -month.toordinal())
+        _lock(program.pk)
         CohortMonth.objects.filter(program=program, month=month).delete()
         rows = (
             MemberDay.objects.filter(program=program, day__gte=month, day__lt=next_month(month))

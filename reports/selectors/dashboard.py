@@ -11,22 +11,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
-
 from loyalty.rules.models import Outlet, Program
 from reports.models import CohortMonth, ProgramDay
 from reports.periods import (
     Period,
-    as_date,
     money,
     month_start,
     next_month,
     points,
     ratio,
 )
+from reports.selectors.activity import month_actives, outlet_actives
 from reports.selectors.kpis import (
     DaySource,
-    _param,
     campaigns_kpis,
     program_kpis,
     report_reading,
@@ -119,15 +116,7 @@ def daily_series(source: DaySource, period: Period) -> list[dict]:
 
 def outlet_table(source: DaySource, period: Period) -> list[dict]:
     figures = source.outlet_days(period, by="outlet")
-    rows_sql, params = source.member_sql(period)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            # DISTINCT then COUNT hashes; COUNT(DISTINCT …) per group would sort.
-            "SELECT outlet_id, COUNT(*) FROM (SELECT DISTINCT outlet_id, account_id FROM "
-            f"({rows_sql}) md) pairs GROUP BY outlet_id",
-            params,
-        )
-        active = dict(cursor.fetchall())
+    active = outlet_actives(source, period)
     outlets = Outlet.objects.filter(program=source.program).order_by("code", "pk")
     rows = []
     for outlet in outlets:
@@ -160,8 +149,9 @@ def outlet_table(source: DaySource, period: Period) -> list[dict]:
 def cohort_table(source: DaySource, period: Period) -> dict:
     """Members by month of joining (the months of the period) × share active in each month.
 
-    Closed months whose every day is stored read ``CohortMonth``; the others are counted from
-    the member rows (stored plus live) of that month.
+    Closed months within the period whose every day is stored read ``CohortMonth``; the
+    others (and a month the period ends within) are counted from the activity cells and the
+    live rows (``reports.selectors.activity.month_actives``).
     """
     program = source.program
     months = []
@@ -188,27 +178,14 @@ def cohort_table(source: DaySource, period: Period) -> dict:
         for m in months
         if not source.live
         and next_month(m) <= source.today
+        and next_month(m) <= span.last + timedelta(days=1)  # the period covers all of it
         and stored_days.get(m, 0) == (next_month(m) - m).days
     ]
     for row in CohortMonth.objects.filter(program=program, month__in=closed, cohort__in=months):
         active[(row.cohort, row.month)] = row.active
     open_months = [m for m in months if m not in closed]
     if open_months:
-        window = Period(open_months[0], min(span.last, next_month(open_months[-1]) - timedelta(1)))
-        rows_sql, params = source.member_sql(window)
-        cases, case_params = [], []
-        for n, m in enumerate(open_months):
-            cases.append(f"WHEN day >= %s AND day < %s THEN {n}")
-            case_params += [_param(m), _param(next_month(m))]
-        sql = (
-            "SELECT cohort, bucket, COUNT(*) FROM (SELECT DISTINCT cohort, account_id, "
-            f"CASE {' '.join(cases)} ELSE -1 END AS bucket FROM ({rows_sql}) md) b "
-            "WHERE bucket >= 0 AND cohort >= %s GROUP BY cohort, bucket"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*case_params, *params, _param(months[0])])
-            for cohort, bucket, n in cursor.fetchall():
-                active[(as_date(cohort), open_months[int(bucket)])] = int(n)
+        active.update(month_actives(source, open_months, span.last))
     rows = []
     for cohort in months:
         if cohort > span.last:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -33,7 +32,9 @@ from reports.periods import (
     money,
     points,
     ratio,
+    sql_day,
 )
+from reports.selectors.activity import Activity, member_activity
 from reports.selectors.days import (
     MEMBER_COLUMNS,
     POINT_FIELDS,
@@ -48,8 +49,7 @@ ZERO = Decimal("0")
 OUTLET_FIELDS = ("member_checks", "anonymous_checks", "member_sales", "anonymous_sales", "refunded")
 
 
-def _param(day: date):
-    return connection.ops.adapt_datefield_value(day)
+_param = sql_day
 
 
 @contextmanager
@@ -199,30 +199,57 @@ class DaySource:
             )
         return total
 
-    def member_sql(self, period: Period) -> tuple[str, list]:
-        """SQL of the member rows (``MEMBER_COLUMNS``) of the period: stored plus live."""
+    def member_sql(self, period: Period, accounts: tuple[str, list] | None = None):
+        """SQL of the member rows (``MEMBER_COLUMNS``) of the period: stored plus live.
+
+        ``accounts``: (SQL, params) of the account ids to keep, or None for every member.
+        """
         clipped = period.clip(last=self.today)
         columns = ", ".join(MEMBER_COLUMNS)
         parts: list[str] = []
         params: list = []
         if clipped is None:
             return f"SELECT {columns} FROM {MemberDay._meta.db_table} WHERE 1 = 0", []
+        keep, also, keep_params = "", "", []
+        if accounts is not None:
+            keep, also = (
+                f" WHERE account_id IN ({accounts[0]})",
+                f" AND account_id IN ({accounts[0]})",
+            )
+            keep_params = list(accounts[1])
         if not self.live and self.stored:
             parts.append(
                 f"SELECT {columns} FROM {MemberDay._meta.db_table} "
-                "WHERE program_id = %s AND day >= %s AND day <= %s AND day < %s"
+                "WHERE program_id = %s AND day >= %s AND day <= %s AND day < %s" + also
             )
             params += [self.program.pk, _param(clipped.first), _param(clipped.last)]
-            params.append(_param(self.today))
+            params += [_param(self.today), *keep_params]
         for run in self.live_runs(period):
             sql, run_params = member_rows_sql(self.program, run.first, run.last)
-            parts.append(sql)
-            params += run_params
+            parts.append(f"SELECT * FROM ({sql}) live{keep}")
+            params += [*run_params, *keep_params]
         if not parts:
             return f"SELECT {columns} FROM {MemberDay._meta.db_table} WHERE 1 = 0", []
         return " UNION ALL ".join(f"SELECT * FROM ({part}) p{n}" for n, part in enumerate(parts)), (
             params
         )
+
+    def live_accounts(self, period: Period) -> tuple[str, list] | None:
+        """(SQL, params) of the members with a live (not stored) row in the period, or None."""
+        parts, params = [], []
+        for run in self.live_runs(period):
+            sql, run_params = member_rows_sql(self.program, run.first, run.last)
+            parts.append(f"SELECT account_id FROM ({sql}) l{len(parts)}")
+            params += run_params
+        if not parts:
+            return None
+        return " UNION ".join(parts), params
+
+    def stored_until(self, period: Period) -> Period | None:
+        """The period's days that may be stored (before today); None when reading live."""
+        if self.live or not self.stored:
+            return None
+        return period.clip(last=self.today - timedelta(days=1))
 
     def outstanding(self, day: date) -> Decimal:
         """Σ of all entries dated up to the end of ``day`` (available + pending, debts included).
@@ -256,51 +283,6 @@ def _add(target: OutletFigures, row: dict) -> None:
 
 
 # --- members ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Activity:
-    active: int
-    repeat: int
-    retained: int | None  # active in the period before and in this one
-    previous_active: int | None  # active in the period before
-
-
-def member_activity(source: DaySource, periods: list[Period]) -> list[Activity]:
-    """Active and repeat members of each period, and those also active in the period before.
-
-    One pass over the member rows of all the periods (consecutive, oldest first).
-    """
-    span = Period(periods[0].first, periods[-1].last)
-    rows_sql, params = source.member_sql(span)
-    bucket_sql, bucket_params = [], []
-    for n, period in enumerate(periods):
-        bucket_sql.append(f"SUM(CASE WHEN day >= %s AND day <= %s THEN checks ELSE 0 END) AS c{n}")
-        bucket_params += [_param(period.first), _param(period.last)]
-    outer, outer_params = [], []
-    for n in range(len(periods)):
-        outer.append(f"SUM(CASE WHEN c{n} > 0 THEN 1 ELSE 0 END)")
-        outer.append(f"SUM(CASE WHEN c{n} > 1 THEN 1 ELSE 0 END)")
-        outer.append(f"SUM(CASE WHEN c{n} > 0 AND c{n - 1} > 0 THEN 1 ELSE 0 END)" if n else "NULL")
-    sql = (
-        f"SELECT {', '.join(outer)} FROM (SELECT account_id, {', '.join(bucket_sql)} "
-        f"FROM ({rows_sql}) md GROUP BY account_id) per_member"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*bucket_params, *params, *outer_params])
-        row = cursor.fetchone()
-    result = []
-    for n in range(len(periods)):
-        active, repeat, retained = row[3 * n : 3 * n + 3]
-        result.append(
-            Activity(
-                active=int(active or 0),
-                repeat=int(repeat or 0),
-                retained=None if n == 0 else int(retained or 0),
-                previous_active=result[n - 1].active if n else None,
-            )
-        )
-    return result
 
 
 def members_by_tier(program: Program, last: date) -> dict[str, int]:

@@ -8,10 +8,12 @@ import pytest
 from core.models import JobRun, JobStatus
 from reports.jobs import aggregates_job
 from reports.models import (
+    ActivityCell,
     AggregationState,
     CampaignDay,
     CohortMonth,
     MemberDay,
+    MemberVisit,
     OutletDay,
     ProgramDay,
 )
@@ -23,7 +25,7 @@ from tests.reports.dataset import Builder, make_program
 
 pytestmark = pytest.mark.django_db
 MSK = ZoneInfo("Europe/Moscow")
-TABLES = (ProgramDay, OutletDay, MemberDay, CampaignDay, CohortMonth)
+TABLES = (ProgramDay, OutletDay, MemberDay, MemberVisit, ActivityCell, CampaignDay, CohortMonth)
 
 
 def at(month, day, hour=12):

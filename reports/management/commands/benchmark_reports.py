@@ -10,7 +10,8 @@ at random, skewed towards frequent buyers (account index ∝ u^1.5), and 70 % of
 checks to its home outlet, the rest to any (so visits have irregular gaps and outlets mix);
 one check operation per member check with two earned lots (base rate and a rule), every
 fourth lot partly redeemed, a campaign with a 10 % audience (a tenth of it control) whose rule
-awarded on 1 % of the checks, 1 % of checks cancelled. Check lines and refunds are not generated (refund values are per refund and tiny).
+awarded on 1 % of the checks, 1 % of checks cancelled. Check lines and refunds are not
+generated (refund values are per refund and tiny).
 
 Times: the nightly aggregation of one day (yesterday), a full rebuild of every day, and the
 dashboard (all KPIs with the previous period, series, outlets, tiers, cohorts, campaigns) for
