@@ -224,23 +224,25 @@ def _relink_after(program: Program, period: Period) -> None:
     )
     with transaction.atomic():
         _lock(program.pk)
-        days = set(
-            MemberVisit.objects.filter(program=program)
-            .filter(visits)
-            .values_list("day", flat=True)
-            .distinct()
-        ) | set(
-            MemberDay.objects.filter(program=program)
-            .filter(member_days)
-            .values_list("day", flat=True)
-            .distinct()
+        # The rows are chosen before linking: linking changes the columns that chose them.
+        visit_rows = list(
+            MemberVisit.objects.filter(program=program).filter(visits).values_list("pk", "day")
         )
-        if not days:
-            return
-        _link(program, visits, member_days)
-        for day in sorted(days):
+        day_rows = list(
+            MemberDay.objects.filter(program=program).filter(member_days).values_list("pk", "day")
+        )
+        for chunk in _chunks([pk for pk, _ in visit_rows]):
+            _link(program, Q(pk__in=chunk), Q(pk__in=[]))
+        for chunk in _chunks([pk for pk, _ in day_rows]):
+            _link(program, Q(pk__in=[]), Q(pk__in=chunk))
+        for day in sorted({day for _, day in visit_rows} | {day for _, day in day_rows}):
             ActivityCell.objects.filter(program=program, day=day).delete()
             _write_cells(program, day)
+
+
+def _chunks(items: list, size: int = 5000):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _write_cells(program: Program, day: date) -> None:

@@ -10,6 +10,7 @@ from their stored and live rows together. With nothing stored, that is everyone,
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -83,8 +84,15 @@ def cells_below(source: DaySource, wanted: list[tuple[str, Period, date]]) -> li
     return result
 
 
-def _in(accounts: tuple[str, list]) -> tuple[str, list]:
-    return f"account_id IN ({accounts[0]})", list(accounts[1])
+def account_filter(ids: list[int]) -> tuple[str, list]:
+    """``account_id`` among ``ids`` as SQL: an array on PostgreSQL (index probes), JSON on SQLite
+    (no limit on the number of ids)."""
+    if connection.vendor == "postgresql":
+        return "account_id = ANY(%s)", [list(ids)]
+    return "account_id IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
+
+
+_in = account_filter
 
 
 def member_activity(source: DaySource, periods: list[Period]) -> list[Activity]:
@@ -106,10 +114,10 @@ def member_activity(source: DaySource, periods: list[Period]) -> list[Activity]:
         active, multi, step, before_previous = sums[4 * n : 4 * n + 4]
         counts.append([active, multi + step, active - before_previous if n else 0])
     span = Period(periods[0].first, periods[-1].last)
-    accounts = source.live_accounts(span)
-    if accounts is not None:
-        stored = source.stored_until(span)
-        if stored is not None:
+    stored = source.stored_until(span)
+    accounts = source.live_accounts(span) if stored is not None else None
+    if stored is None or accounts is not None:
+        if accounts is not None:
             for n, values in enumerate(_stored_activity(source, periods, stored, accounts)):
                 for k in range(3):
                     counts[n][k] -= values[k]
@@ -168,10 +176,10 @@ def _stored_activity(source, periods, stored: Period, accounts) -> list[tuple[in
 def outlet_actives(source: DaySource, period: Period) -> dict[int, int]:
     """Members with a counted check at each outlet in the period."""
     result = cells_below(source, [(CellKind.OUTLET, period, period.first)])[0]
-    accounts = source.live_accounts(period)
-    if accounts is not None:
-        stored = source.stored_until(period)
-        if stored is not None:
+    stored = source.stored_until(period)
+    accounts = source.live_accounts(period) if stored is not None else None
+    if stored is None or accounts is not None:
+        if accounts is not None:
             where, where_params = _in(accounts)
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -210,9 +218,9 @@ def month_actives(source: DaySource, months: list[date], last: date) -> dict[tup
                 month = as_date(day).replace(day=1)
                 if month in wanted:
                     result[(as_date(cohort), month)] += int(n)
-    accounts = source.live_accounts(window)
-    if accounts is not None:
-        if stored is not None:
+    accounts = source.live_accounts(window) if stored is not None else None
+    if stored is None or accounts is not None:
+        if accounts is not None:
             where, where_params = _in(accounts)
             with connection.cursor() as cursor:
                 cursor.execute(

@@ -9,6 +9,7 @@ aggregates). ``live=True`` computes every day live — the check that the aggreg
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -34,7 +35,7 @@ from reports.periods import (
     ratio,
     sql_day,
 )
-from reports.selectors.activity import Activity, member_activity
+from reports.selectors.activity import Activity, account_filter, member_activity
 from reports.selectors.days import (
     MEMBER_COLUMNS,
     POINT_FIELDS,
@@ -50,6 +51,7 @@ OUTLET_FIELDS = ("member_checks", "anonymous_checks", "member_sales", "anonymous
 
 
 _param = sql_day
+_LIVE_TABLES = itertools.count(1)
 
 
 @contextmanager
@@ -86,6 +88,8 @@ class DaySource:
         self._current: Decimal | None = None
         self._future: dict[date, Decimal] = {}
         self.campaigns: dict[tuple[date, date], list[dict]] = {}
+        self._live_accounts: dict[tuple[date, date], list[int] | None] = {}
+        self._live_rows: dict[tuple[date, date], tuple[str, list]] = {}
 
     # --- which days are live ------------------------------------------------------------------
 
@@ -199,10 +203,10 @@ class DaySource:
             )
         return total
 
-    def member_sql(self, period: Period, accounts: tuple[str, list] | None = None):
+    def member_sql(self, period: Period, accounts: list[int] | None = None):
         """SQL of the member rows (``MEMBER_COLUMNS``) of the period: stored plus live.
 
-        ``accounts``: (SQL, params) of the account ids to keep, or None for every member.
+        ``accounts``: the account ids to keep, or None for every member.
         """
         clipped = period.clip(last=self.today)
         columns = ", ".join(MEMBER_COLUMNS)
@@ -212,11 +216,8 @@ class DaySource:
             return f"SELECT {columns} FROM {MemberDay._meta.db_table} WHERE 1 = 0", []
         keep, also, keep_params = "", "", []
         if accounts is not None:
-            keep, also = (
-                f" WHERE account_id IN ({accounts[0]})",
-                f" AND account_id IN ({accounts[0]})",
-            )
-            keep_params = list(accounts[1])
+            where, keep_params = account_filter(accounts)
+            keep, also = f" WHERE {where}", f" AND {where}"
         if not self.live and self.stored:
             parts.append(
                 f"SELECT {columns} FROM {MemberDay._meta.db_table} "
@@ -225,7 +226,7 @@ class DaySource:
             params += [self.program.pk, _param(clipped.first), _param(clipped.last)]
             params += [_param(self.today), *keep_params]
         for run in self.live_runs(period):
-            sql, run_params = member_rows_sql(self.program, run.first, run.last)
+            sql, run_params = self.live_rows_sql(run)
             parts.append(f"SELECT * FROM ({sql}) live{keep}")
             params += [*run_params, *keep_params]
         if not parts:
@@ -234,16 +235,40 @@ class DaySource:
             params
         )
 
-    def live_accounts(self, period: Period) -> tuple[str, list] | None:
-        """(SQL, params) of the members with a live (not stored) row in the period, or None."""
-        parts, params = [], []
-        for run in self.live_runs(period):
-            sql, run_params = member_rows_sql(self.program, run.first, run.last)
-            parts.append(f"SELECT account_id FROM ({sql}) l{len(parts)}")
-            params += run_params
-        if not parts:
-            return None
-        return " UNION ".join(parts), params
+    def live_rows_sql(self, run: Period) -> tuple[str, list]:
+        """SQL of the live member rows of a run of days not stored (``MEMBER_COLUMNS``).
+
+        Inside a transaction on PostgreSQL the rows are computed once per report into a
+        temporary table (dropped at commit): every distinct count reads them again.
+        """
+        key = (run.first, run.last)
+        if key not in self._live_rows:
+            sql, params = member_rows_sql(self.program, run.first, run.last)
+            if connection.vendor == "postgresql" and connection.in_atomic_block:
+                name = f"report_live_rows_{next(_LIVE_TABLES)}"
+                with connection.cursor() as cursor:
+                    cursor.execute(f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS {sql}", params)
+                    cursor.execute(f"ANALYZE {name}")
+                sql, params = f"SELECT {', '.join(MEMBER_COLUMNS)} FROM {name}", []
+            self._live_rows[key] = (sql, params)
+        return self._live_rows[key]
+
+    def live_accounts(self, period: Period) -> list[int] | None:
+        """The members with a live (not stored) row in the period, or None when there is none."""
+        key = (period.first, period.last)
+        if key not in self._live_accounts:
+            parts, params = [], []
+            for run in self.live_runs(period):
+                sql, run_params = self.live_rows_sql(run)
+                parts.append(f"SELECT account_id FROM ({sql}) l{len(parts)}")
+                params += run_params
+            ids = None
+            if parts:
+                with connection.cursor() as cursor:
+                    cursor.execute(" UNION ".join(parts), params)
+                    ids = sorted(row[0] for row in cursor.fetchall())
+            self._live_accounts[key] = ids
+        return self._live_accounts[key]
 
     def stored_until(self, period: Period) -> Period | None:
         """The period's days that may be stored (before today); None when reading live."""
