@@ -180,22 +180,16 @@ def outlet_actives(source: DaySource, period: Period) -> dict[int, int]:
     accounts = source.live_accounts(period) if stored is not None else None
     if stored is None or accounts is not None:
         if accounts is not None:
-            where, where_params = _in(accounts)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT outlet_id, COUNT(*) FROM {MEMBER_DAYS} WHERE program_id = %s "
-                    "AND day >= %s AND day <= %s AND (outlet_prev IS NULL OR outlet_prev < %s) "
-                    f"AND {where} GROUP BY outlet_id",
-                    [
-                        source.program.pk,
-                        _param(stored.first),
-                        _param(stored.last),
-                        _param(period.first),
-                        *where_params,
-                    ],
-                )
-                for outlet_id, n in cursor.fetchall():
-                    result[outlet_id] -= int(n)
+            rows = _stored_rows(
+                source,
+                stored,
+                accounts,
+                f"SELECT outlet_id, COUNT(*) FROM {MEMBER_DAYS}",
+                ("(outlet_prev IS NULL OR outlet_prev < %s)", [_param(period.first)]),
+                "GROUP BY outlet_id",
+            )
+            for outlet_id, n in rows:
+                result[outlet_id] -= int(n)
         for outlet_id, n in exact_outlet_actives(source, period, accounts=accounts).items():
             result[outlet_id] += n
     return {outlet_id: n for outlet_id, n in result.items() if outlet_id is not None}
@@ -221,26 +215,38 @@ def month_actives(source: DaySource, months: list[date], last: date) -> dict[tup
     accounts = source.live_accounts(window) if stored is not None else None
     if stored is None or accounts is not None:
         if accounts is not None:
-            where, where_params = _in(accounts)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT day, cohort FROM {VISITS} WHERE program_id = %s AND day >= %s "
-                    f"AND day <= %s AND first_in_month = %s AND {where}",
-                    [
-                        source.program.pk,
-                        _param(stored.first),
-                        _param(stored.last),
-                        True,
-                        *where_params,
-                    ],
-                )
-                for day, cohort in cursor.fetchall():
-                    month = as_date(day).replace(day=1)
-                    if month in wanted:
-                        result[(as_date(cohort), month)] -= 1
+            rows = _stored_rows(
+                source,
+                stored,
+                accounts,
+                f"SELECT day, cohort FROM {VISITS}",
+                ("first_in_month = %s", [True]),
+            )
+            for day, cohort in rows:
+                month = as_date(day).replace(day=1)
+                if month in wanted:
+                    result[(as_date(cohort), month)] -= 1
         for key, n in exact_month_actives(source, months, window, accounts=accounts).items():
             result[key] += n
     return dict(result)
+
+
+def _stored_rows(source, stored: Period, accounts, select: str, condition, group: str = ""):
+    """The given members' stored rows of ``stored`` (their share of the cells) as ``select``."""
+    where, where_params = _in(accounts)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{select} WHERE program_id = %s AND day >= %s AND day <= %s AND {condition[0]} "
+            f"AND {where} {group}",
+            [
+                source.program.pk,
+                _param(stored.first),
+                _param(stored.last),
+                *condition[1],
+                *where_params,
+            ],
+        )
+        return cursor.fetchall()
 
 
 def _month_end(month: date) -> date:
