@@ -476,6 +476,28 @@ class MemberDayFactory(factory.django.DjangoModelFactory):
     sales = Decimal("100.00")
 
 
+class MemberVisitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reports.MemberVisit"
+
+    account = factory.SubFactory(AccountFactory)
+    program = factory.SelfAttribute("account.program")
+    day = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC).date() + timedelta(days=n))
+    cohort = datetime(2026, 1, 1, tzinfo=UTC).date()
+    checks = 1
+    sales = Decimal("100.00")
+
+
+class ActivityCellFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reports.ActivityCell"
+
+    program = factory.SubFactory(ProgramFactory)
+    day = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC).date() + timedelta(days=n))
+    kind = "V"
+    members = 1
+
+
 class CampaignDayFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "reports.CampaignDay"
