@@ -32,6 +32,8 @@ class ProgramDay(models.Model):
     restored = models.DecimalField(_("points restored"), **POINTS)
     adjusted = models.DecimalField(_("points adjusted"), **POINTS)
     net = models.DecimalField(_("net points movement"), **POINTS)
+    # The highest campaign-audience row counted into the day's campaign cells (ADR 0012).
+    audience_mark = models.BigIntegerField(_("audience rows counted"), default=0)
     computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:
@@ -159,6 +161,8 @@ class CellKind(models.TextChoices):
     STEP = "S", _("second-visit steps")
     OUTLET = "O", _("outlet visits by previous day at the outlet")
     MONTH = "M", _("first visits of the month by cohort")
+    CAMPAIGN = "C", _("campaign group visits by previous day")
+    GROUP_SALES = "G", _("campaign group sales")
 
 
 class ActivityCell(models.Model):
@@ -168,6 +172,8 @@ class ActivityCell(models.Model):
     given one (None: no earlier day); a cumulative cell counts those whose ``other`` is before
     the week start ``other`` (or None: the exact None count). ``MONTH`` cells count first
     visits of the month by cohort month (``other``). Members may be negative (``STEP``).
+    ``CAMPAIGN`` cells are the visits of a campaign group's members (audience rows up to the
+    day's ``ProgramDay.audience_mark``); ``GROUP_SALES`` their visits and sales of the day.
     """
 
     program = models.ForeignKey(
@@ -183,9 +189,19 @@ class ActivityCell(models.Model):
         null=True,
         blank=True,
     )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    control = models.BooleanField(_("control group"), default=False)
     cumulative = models.BooleanField(_("cumulative"), default=False)
     other = models.DateField(_("other day"), null=True, blank=True)
     members = models.IntegerField(_("members"), default=0)
+    sales = models.DecimalField(_("sales"), **MONEY)
 
     class Meta:
         verbose_name = _("activity cell")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,6 +34,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest, TruncDate, TruncMonth
 
+from campaigns.models import Campaign, CampaignMember
 from loyalty.ledger.models import Account, Check, Operation, OperationKind, Refund
 from loyalty.rules.models import Program
 from reports.models import (
@@ -46,7 +48,16 @@ from reports.models import (
     OutletDay,
     ProgramDay,
 )
-from reports.periods import Period, local_today, month_start, next_month, week_start, zone
+from reports.periods import (
+    Period,
+    as_date,
+    as_decimal,
+    local_today,
+    month_start,
+    next_month,
+    week_start,
+    zone,
+)
 from reports.selectors.days import MEMBER_COLUMNS, ledger_days, member_rows_sql
 
 # The advisory lock of a programme's report aggregates: (programme id, 0) in the two-int form;
@@ -121,7 +132,7 @@ def _write_day(program: Program, day: date, computed, *, now) -> int:
         if rows:
             _insert_visits(program, day)
             _link(program, Q(day=day))
-            _write_cells(program, day)
+        _write_cells(program, day)  # with no visits: only the day's audience mark
     return rows
 
 
@@ -254,18 +265,21 @@ def _write_cells(program: Program, day: date) -> None:
     previous day.
     """
     visits = MemberVisit.objects.filter(program=program, day=day).order_by()
-    exact: dict[tuple[str, int | None], dict] = defaultdict(lambda: defaultdict(int))
+    exact: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+    programme = (CellKind.VISIT, None, None, False)
     for prev, n in visits.values_list("prev_day").annotate(n=Count("id")):
-        exact[(CellKind.VISIT, None)][prev] += n
+        exact[programme][prev] += n
+    multi = (CellKind.MULTI, None, None, False)
     for prev, n in visits.filter(checks__gte=2).values_list("prev_day").annotate(n=Count("id")):
-        exact[(CellKind.MULTI, None)][prev] += n
+        exact[multi][prev] += n
     # A second visit whose first (the previous day) had one check: +1 from the day after the
     # visit before that, −1 from the day after the first (see ADR 0012 for the count).
+    step = (CellKind.STEP, None, None, False)
     steps = visits.filter(prev_checks=1, prev_day__isnull=False)
     for prev2, n in steps.values_list("prev2_day").annotate(n=Count("id")):
-        exact[(CellKind.STEP, None)][prev2] += n
+        exact[step][prev2] += n
     for prev, n in steps.values_list("prev_day").annotate(n=Count("id")):
-        exact[(CellKind.STEP, None)][prev] -= n
+        exact[step][prev] -= n
     outlet_rows = (
         MemberDay.objects.filter(program=program, day=day)
         .values_list("outlet_id", "outlet_prev")
@@ -273,14 +287,38 @@ def _write_cells(program: Program, day: date) -> None:
         .order_by()
     )
     for outlet_id, prev, n in outlet_rows:
-        exact[(CellKind.OUTLET, outlet_id)][prev] += n
+        exact[(CellKind.OUTLET, outlet_id, None, False)][prev] += n
+    # Campaign groups: the visits of audience members, up to the audience rows there are now.
+    mark = CampaignMember.objects.aggregate(m=Max("pk"))["m"] or 0
+    group_sales = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT cm.campaign_id, cm.is_control, v.prev_day, COUNT(*), SUM(v.sales) "
+            f"FROM {MemberVisit._meta.db_table} v JOIN {CampaignMember._meta.db_table} cm "
+            "ON cm.account_id = v.account_id AND cm.id <= %s "
+            f"JOIN {Campaign._meta.db_table} c ON c.id = cm.campaign_id AND c.program_id = %s "
+            "WHERE v.program_id = %s AND v.day = %s "
+            "GROUP BY cm.campaign_id, cm.is_control, v.prev_day",
+            [mark, program.pk, program.pk, connection.ops.adapt_datefield_value(day)],
+        )
+        totals: dict[tuple, list] = defaultdict(lambda: [0, Decimal("0")])
+        for campaign_id, control, prev, n, sales in cursor.fetchall():
+            key = (campaign_id, bool(control))
+            exact[(CellKind.CAMPAIGN, None, *key)][as_date(prev) if prev else None] += n
+            totals[key][0] += n
+            totals[key][1] += as_decimal(sales)
+        for (campaign_id, control), (n, sales) in totals.items():
+            group_sales.append((campaign_id, control, n, sales))
+    ProgramDay.objects.filter(program=program, day=day).update(audience_mark=mark)
     cells = []
     last_week = week_start(day)
-    for (kind, outlet_id), counts in exact.items():
+    for (kind, outlet_id, campaign_id, control), counts in exact.items():
+        series = {"kind": kind, "outlet_id": outlet_id, "campaign_id": campaign_id}
+        series["control"] = control
         for other, n in counts.items():
             if n:
-                cells.append((kind, outlet_id, False, other, n))
-        cells.append((kind, outlet_id, True, None, counts.get(None, 0)))
+                cells.append({**series, "cumulative": False, "other": other, "members": n})
+        cells.append({**series, "cumulative": True, "other": None, "members": counts.get(None, 0)})
         dated = sorted((other, n) for other, n in counts.items() if other is not None)
         if not dated:
             continue
@@ -290,26 +328,24 @@ def _write_cells(program: Program, day: date) -> None:
             while index < len(dated) and dated[index][0] < week:
                 below += dated[index][1]
                 index += 1
-            cells.append((kind, outlet_id, True, week, below))
+            cells.append({**series, "cumulative": True, "other": week, "members": below})
             week += timedelta(days=7)
     for cohort, n in (
         visits.filter(first_in_month=True).values_list("cohort").annotate(n=Count("id"))
     ):
-        cells.append((CellKind.MONTH, None, False, cohort, n))
+        cells.append({"kind": CellKind.MONTH, "other": cohort, "members": n})
+    for campaign_id, control, n, sales in group_sales:
+        cells.append(
+            {
+                "kind": CellKind.GROUP_SALES,
+                "campaign_id": campaign_id,
+                "control": control,
+                "members": n,
+                "sales": sales,
+            }
+        )
     ActivityCell.objects.bulk_create(
-        (
-            ActivityCell(
-                program=program,
-                day=day,
-                kind=kind,
-                outlet_id=outlet_id,
-                cumulative=cumulative,
-                other=other,
-                members=n,
-            )
-            for kind, outlet_id, cumulative, other, n in cells
-        ),
-        batch_size=5000,
+        (ActivityCell(program=program, day=day, **cell) for cell in cells), batch_size=5000
     )
 
 

@@ -14,12 +14,14 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import connection
 
-from reports.models import ActivityCell, CellKind, MemberDay, MemberVisit
-from reports.periods import Period, as_date, next_month, sql_day, week_start
+from campaigns.models import CampaignMember
+from reports.models import ActivityCell, CellKind, MemberDay, MemberVisit, ProgramDay
+from reports.periods import Period, as_date, as_decimal, next_month, sql_day, week_start
 
 if TYPE_CHECKING:
     from reports.selectors.kpis import DaySource
@@ -36,14 +38,15 @@ class Activity:
 
 
 CELLS = ActivityCell._meta.db_table
+WHOLE = (None, None, False)  # the cells key of the programme-wide kinds
 VISITS = MemberVisit._meta.db_table
 MEMBER_DAYS = MemberDay._meta.db_table
 
 
 def cells_below(source: DaySource, wanted: list[tuple[str, Period, date]]) -> list[dict]:
     """For each (kind, period, x): Σ over the period's stored days of the visits whose previous
-    day is before ``x`` (at most the period start), by outlet for ``OUTLET`` cells (else the
-    key is None). One query for all.
+    day is before ``x`` (at most the period start), keyed (outlet, campaign, control group) —
+    (None, None, False) for the programme-wide kinds. One query for all.
 
     A day's value is its cumulative cell at ``x``'s week start (or, where there is none, its
     count of visits with no previous day) plus its exact cells from that week start to ``x``.
@@ -56,20 +59,24 @@ def cells_below(source: DaySource, wanted: list[tuple[str, Period, date]]) -> li
         week = week_start(x)
         span = [source.program.pk, kind, _param(stored.first), _param(stored.last)]
         parts.append(
-            f"SELECT {n} AS q, n.outlet_id, SUM(COALESCE(c.members, n.members)) AS m "
+            f"SELECT {n} AS q, n.outlet_id, n.campaign_id, n.control, "
+            "SUM(COALESCE(c.members, n.members)) AS m "
             f"FROM {CELLS} n LEFT JOIN {CELLS} c ON c.program_id = n.program_id "
             "AND c.day = n.day AND c.kind = n.kind "
             "AND COALESCE(c.outlet_id, 0) = COALESCE(n.outlet_id, 0) "
-            "AND c.cumulative = %s AND c.other = %s "
+            "AND COALESCE(c.campaign_id, 0) = COALESCE(n.campaign_id, 0) "
+            "AND c.control = n.control AND c.cumulative = %s AND c.other = %s "
             "WHERE n.program_id = %s AND n.kind = %s AND n.day >= %s AND n.day <= %s "
-            "AND n.cumulative = %s AND n.other IS NULL GROUP BY n.outlet_id"
+            "AND n.cumulative = %s AND n.other IS NULL "
+            "GROUP BY n.outlet_id, n.campaign_id, n.control"
         )
         params += [True, _param(week), *span, True]
         if week < x:
             parts.append(
-                f"SELECT {n} AS q, outlet_id, SUM(members) AS m FROM {CELLS} "
-                "WHERE program_id = %s AND kind = %s AND day >= %s AND day <= %s "
-                "AND cumulative = %s AND other >= %s AND other < %s GROUP BY outlet_id"
+                f"SELECT {n} AS q, outlet_id, campaign_id, control, SUM(members) AS m "
+                f"FROM {CELLS} WHERE program_id = %s AND kind = %s AND day >= %s "
+                "AND day <= %s AND cumulative = %s AND other >= %s AND other < %s "
+                "GROUP BY outlet_id, campaign_id, control"
             )
             params += [*span, False, _param(week), _param(x)]
     result: list[dict] = [defaultdict(int) for _ in wanted]
@@ -79,8 +86,8 @@ def cells_below(source: DaySource, wanted: list[tuple[str, Period, date]]) -> li
                 " UNION ALL ".join(f"SELECT * FROM ({part}) s{n}" for n, part in enumerate(parts)),
                 params,
             )
-            for q, outlet_id, m in cursor.fetchall():
-                result[int(q)][outlet_id] += int(m or 0)
+            for q, outlet_id, campaign_id, control, m in cursor.fetchall():
+                result[int(q)][(outlet_id, campaign_id, bool(control))] += int(m or 0)
     return result
 
 
@@ -108,7 +115,7 @@ def member_activity(source: DaySource, periods: list[Period]) -> list[Activity]:
         wanted += [(CellKind.VISIT, period, a), (CellKind.MULTI, period, a)]
         wanted += [(CellKind.STEP, period, a)]
         wanted += [(CellKind.VISIT, period, periods[n - 1].first if n else a)]
-    sums = [cell.get(None, 0) for cell in cells_below(source, wanted)]
+    sums = [cell.get(WHOLE, 0) for cell in cells_below(source, wanted)]
     counts = []  # active, repeat, retained
     for n in range(len(periods)):
         active, multi, step, before_previous = sums[4 * n : 4 * n + 4]
@@ -175,7 +182,11 @@ def _stored_activity(source, periods, stored: Period, accounts) -> list[tuple[in
 
 def outlet_actives(source: DaySource, period: Period) -> dict[int, int]:
     """Members with a counted check at each outlet in the period."""
-    result = cells_below(source, [(CellKind.OUTLET, period, period.first)])[0]
+    result = defaultdict(int)
+    for (outlet_id, _, _), n in cells_below(source, [(CellKind.OUTLET, period, period.first)])[
+        0
+    ].items():
+        result[outlet_id] += n
     stored = source.stored_until(period)
     accounts = source.live_accounts(period) if stored is not None else None
     if stored is None or accounts is not None:
@@ -320,4 +331,98 @@ def exact_month_actives(
         return {
             (as_date(cohort), months[int(bucket)]): int(n)
             for cohort, bucket, n in cursor.fetchall()
+        }
+
+
+# --- campaign groups ----------------------------------------------------------------------------
+
+
+def campaign_groups(source: DaySource, campaign_id: int, overlap: Period):
+    """is_control → (buyers, member sales) of the campaign's audience within ``overlap``.
+
+    Stored days from the campaign cells; the audience rows added after a day was counted
+    (above its ``audience_mark``) and today's buyers are taken out and counted exactly.
+    """
+    from campaigns.models import CampaignMember
+
+    result = {False: [0, Decimal("0")], True: [0, Decimal("0")]}
+    stored = source.stored_until(overlap)
+    accounts = None
+    if stored is not None:
+        cells = cells_below(source, [(CellKind.CAMPAIGN, overlap, overlap.first)])[0]
+        for (_, cid, control), n in cells.items():
+            if cid == campaign_id:
+                result[control][0] += n
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT control, SUM(sales) FROM {CELLS} WHERE program_id = %s AND kind = %s "
+                "AND campaign_id = %s AND day >= %s AND day <= %s GROUP BY control",
+                [
+                    source.program.pk,
+                    CellKind.GROUP_SALES,
+                    campaign_id,
+                    _param(stored.first),
+                    _param(stored.last),
+                ],
+            )
+            for control, sales in cursor.fetchall():
+                result[bool(control)][1] += as_decimal(sales)
+        days = ProgramDay.objects.filter(
+            program=source.program, day__gte=stored.first, day__lte=stored.last
+        )
+        mark = min(days.values_list("audience_mark", flat=True), default=0)
+        late = CampaignMember.objects.filter(campaign_id=campaign_id, pk__gt=mark)
+        accounts = sorted(
+            set(late.values_list("account_id", flat=True))
+            | set(source.live_accounts(overlap) or ())
+        )
+        if accounts:
+            where, where_params = _in(accounts)
+            where = where.replace("account_id", "v.account_id")
+            cursor_sql = (
+                "SELECT cm.is_control, SUM(CASE WHEN v.prev_day IS NULL OR v.prev_day < %s "
+                f"THEN 1 ELSE 0 END), SUM(v.sales) FROM {VISITS} v "
+                f"JOIN {CampaignMember._meta.db_table} cm ON cm.account_id = v.account_id "
+                f"AND cm.campaign_id = %s JOIN {ProgramDay._meta.db_table} pd "
+                "ON pd.program_id = v.program_id AND pd.day = v.day AND cm.id <= pd.audience_mark "
+                f"WHERE v.program_id = %s AND v.day >= %s AND v.day <= %s AND {where} "
+                "GROUP BY cm.is_control"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    cursor_sql,
+                    [
+                        _param(overlap.first),
+                        campaign_id,
+                        source.program.pk,
+                        _param(stored.first),
+                        _param(stored.last),
+                        *where_params,
+                    ],
+                )
+                for control, n, sales in cursor.fetchall():
+                    result[bool(control)][0] -= int(n or 0)
+                    result[bool(control)][1] -= as_decimal(sales)
+    if stored is None or accounts:
+        for control, (n, sales) in exact_campaign_groups(
+            source, campaign_id, overlap, accounts=accounts
+        ).items():
+            result[control][0] += n
+            result[control][1] += sales
+    return {control: (n, sales) for control, (n, sales) in result.items() if n or sales}
+
+
+def exact_campaign_groups(source: DaySource, campaign_id: int, overlap: Period, *, accounts=None):
+    rows_sql, params = source.member_sql(overlap, accounts)
+    table = CampaignMember._meta.db_table
+    sql = (
+        "SELECT cm.is_control, COUNT(DISTINCT md.account_id), SUM(md.sales) "
+        f"FROM ({rows_sql}) md JOIN {table} cm ON cm.account_id = md.account_id "
+        "WHERE cm.campaign_id = %s GROUP BY cm.is_control"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, campaign_id])
+        return {
+            bool(is_control): (int(buyers), as_decimal(sales))
+            for is_control, buyers, sales in cursor.fetchall()
         }

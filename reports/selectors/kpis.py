@@ -26,7 +26,6 @@ from reports.models import CampaignDay, MemberDay, OutletDay, ProgramDay
 from reports.periods import (
     Period,
     as_date,
-    as_decimal,
     day_start,
     local_day,
     local_today,
@@ -35,7 +34,7 @@ from reports.periods import (
     ratio,
     sql_day,
 )
-from reports.selectors.activity import Activity, account_filter, member_activity
+from reports.selectors.activity import Activity, account_filter, campaign_groups, member_activity
 from reports.selectors.days import (
     MEMBER_COLUMNS,
     POINT_FIELDS,
@@ -408,25 +407,6 @@ def _campaigns_kpis(source: DaySource, period: Period) -> list[dict]:
             }
         )
     return result
-
-
-def campaign_groups(source: DaySource, campaign_id: int, overlap: Period):
-    """is_control → (buyers, member sales) of the campaign's audience within ``overlap``."""
-    from campaigns.models import CampaignMember
-
-    rows_sql, params = source.member_sql(overlap)
-    table = CampaignMember._meta.db_table
-    sql = (
-        "SELECT cm.is_control, COUNT(DISTINCT md.account_id), SUM(md.sales) "
-        f"FROM ({rows_sql}) md JOIN {table} cm ON cm.account_id = md.account_id "
-        "WHERE cm.campaign_id = %s GROUP BY cm.is_control"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, campaign_id])
-        return {
-            bool(is_control): (int(buyers), as_decimal(sales))
-            for is_control, buyers, sales in cursor.fetchall()
-        }
 
 
 # --- the report -------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Random visit histories (members buying at several outlets, on several days, one or two checks
 a day, some cancelled), aggregated with holes (days never stored, today live), then changed
 (checks added and cancelled on stored days, those days aggregated again, which links the later
-visits again): for random periods, every KPI and the dashboard's outlet and cohort tables read
-from the aggregates equal the same computed live from the ledger alone (ADR 0012).
+visits again; a campaign audience grown after the days were stored): for random periods, every
+KPI (campaign groups included) and the dashboard's outlet and cohort tables read from the
+aggregates equal the same computed live from the ledger alone (ADR 0012).
 """
 
 from datetime import date, datetime, timedelta
@@ -22,7 +23,14 @@ from reports.periods import Period
 from reports.selectors.dashboard import dashboard
 from reports.selectors.kpis import program_kpis
 from reports.services import aggregates_rebuild
-from tests.factories import AccountFactory, CheckFactory, CustomerFactory, OutletFactory
+from tests.factories import (
+    AccountFactory,
+    CampaignFactory,
+    CampaignMemberFactory,
+    CheckFactory,
+    CustomerFactory,
+    OutletFactory,
+)
 from tests.reports.dataset import make_program
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +73,8 @@ def _buy(program, accounts, outlets, member, day, outlet, n):
     changes=st.lists(visit, max_size=6),
     cancels=st.sets(st.integers(0, 39), max_size=4),
     periods=st.lists(st.tuples(st.integers(0, DAYS - 1), st.integers(0, DAYS - 1)), min_size=2),
+    audience=st.sets(st.integers(0, 5)),
+    late=st.sets(st.integers(0, 5)),
 )
 @example(  # a closed month the period ends within (found by this test)
     visits=[
@@ -82,8 +92,12 @@ def _buy(program, accounts, outlets, member, day, outlet, n):
     ],
     cancels={12},
     periods=[(0, 29), (0, 29)],
+    audience={0, 2},
+    late={3},
 )
-def test_cell_counts_equal_the_exact_counts(visits, holes, changes, cancels, periods):
+def test_cell_counts_equal_the_exact_counts(
+    visits, holes, changes, cancels, periods, audience, late
+):
     with transaction.atomic():
         program = make_program(code="cells")
         outlets = [OutletFactory(program=program, code=f"o{n}") for n in range(3)]
@@ -98,6 +112,23 @@ def test_cell_counts_equal_the_exact_counts(visits, holes, changes, cancels, per
         checks = []
         for v in visits:
             checks += _buy(program, accounts, outlets, *v)
+        # A campaign launched before the history, its audience drawn before the days are stored
+        # and grown after (those rows are above the stored days' audience marks).
+        campaign = CampaignFactory(
+            program=program,
+            code="winback",
+            starts_at=datetime(2026, 10, 1, tzinfo=MSK),
+            launched_at=datetime(2026, 10, 1, tzinfo=MSK),
+        )
+
+        def draw(members):
+            for n in sorted(members):
+                if not campaign.members.filter(account=accounts[n]).exists():
+                    CampaignMemberFactory(
+                        campaign=campaign, account=accounts[n], is_control=n % 3 == 0
+                    )
+
+        draw(audience)
         stored = [d for d in range(DAYS - 1) if d not in holes]
         for d in stored:
             day = FIRST + timedelta(days=d)
@@ -115,6 +146,7 @@ def test_cell_counts_equal_the_exact_counts(visits, holes, changes, cancels, per
                 check.status = CheckStatus.CANCELLED
                 check.save(update_fields=["status"])
                 touched.add((check.occurred_at.astimezone(MSK).date() - FIRST).days)
+        draw(late)
         for d in sorted(touched):
             if d in stored:
                 day = FIRST + timedelta(days=d)
