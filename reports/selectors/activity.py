@@ -91,15 +91,12 @@ def cells_below(source: DaySource, wanted: list[tuple[str, Period, date]]) -> li
     return result
 
 
-def account_filter(ids: list[int]) -> tuple[str, list]:
+def account_filter(ids: list[int], column: str = "account_id") -> tuple[str, list]:
     """``account_id`` among ``ids`` as SQL: an array on PostgreSQL (index probes), JSON on SQLite
     (no limit on the number of ids)."""
     if connection.vendor == "postgresql":
-        return "account_id = ANY(%s)", [list(ids)]
-    return "account_id IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
-
-
-_in = account_filter
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
 
 
 def member_activity(source: DaySource, periods: list[Period]) -> list[Activity]:
@@ -169,7 +166,7 @@ def _stored_activity(source, periods, stored: Period, accounts) -> list[tuple[in
             params += [a, b, _param(periods[n - 1].first), a]
         else:
             sums.append("0")
-    where, where_params = _in(accounts)
+    where, where_params = account_filter(accounts)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {', '.join(sums)} FROM {VISITS} WHERE program_id = %s AND day >= %s "
@@ -244,7 +241,7 @@ def month_actives(source: DaySource, months: list[date], last: date) -> dict[tup
 
 def _stored_rows(source, stored: Period, accounts, select: str, condition, group: str = ""):
     """The given members' stored rows of ``stored`` (their share of the cells) as ``select``."""
-    where, where_params = _in(accounts)
+    where, where_params = account_filter(accounts)
     with connection.cursor() as cursor:
         cursor.execute(
             f"{select} WHERE program_id = %s AND day >= %s AND day <= %s AND {condition[0]} "
@@ -377,8 +374,7 @@ def campaign_groups(source: DaySource, campaign_id: int, overlap: Period):
             | set(source.live_accounts(overlap) or ())
         )
         if accounts:
-            where, where_params = _in(accounts)
-            where = where.replace("account_id", "v.account_id")
+            where, where_params = account_filter(accounts, "v.account_id")
             cursor_sql = (
                 "SELECT cm.is_control, SUM(CASE WHEN v.prev_day IS NULL OR v.prev_day < %s "
                 f"THEN 1 ELSE 0 END), SUM(v.sales) FROM {VISITS} v "
