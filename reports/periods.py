@@ -42,6 +42,9 @@ class Period:
         for n in range(self.days):
             yield self.first + timedelta(days=n)
 
+    def covers(self, other: Period) -> bool:
+        return self.first <= other.first and other.last <= self.last
+
     def clip(self, first: date | None = None, last: date | None = None) -> Period | None:
         lo = max(self.first, first) if first else self.first
         hi = min(self.last, last) if last else self.last

@@ -166,13 +166,9 @@ def _stored_activity(source, periods, stored: Period, accounts) -> list[tuple[in
             params += [a, b, _param(periods[n - 1].first), a]
         else:
             sums.append("0")
-    where, where_params = account_filter(accounts)
+    rows_sql, rows_params = source.stored_rows(MemberVisit, stored, accounts)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(sums)} FROM {VISITS} WHERE program_id = %s AND day >= %s "
-            f"AND day <= %s AND {where}",
-            [*params, source.program.pk, _param(stored.first), _param(stored.last), *where_params],
-        )
+        cursor.execute(f"SELECT {', '.join(sums)} FROM ({rows_sql}) v", [*params, *rows_params])
         row = cursor.fetchone()
     return [tuple(int(v or 0) for v in row[3 * n : 3 * n + 3]) for n in range(len(periods))]
 
@@ -190,9 +186,10 @@ def outlet_actives(source: DaySource, period: Period) -> dict[int, int]:
         if accounts is not None:
             rows = _stored_rows(
                 source,
+                MemberDay,
                 stored,
                 accounts,
-                f"SELECT outlet_id, COUNT(*) FROM {MEMBER_DAYS}",
+                "outlet_id, COUNT(*)",
                 ("(outlet_prev IS NULL OR outlet_prev < %s)", [_param(period.first)]),
                 "GROUP BY outlet_id",
             )
@@ -225,9 +222,10 @@ def month_actives(source: DaySource, months: list[date], last: date) -> dict[tup
         if accounts is not None:
             rows = _stored_rows(
                 source,
+                MemberVisit,
                 stored,
                 accounts,
-                f"SELECT day, cohort FROM {VISITS}",
+                "day, cohort",
                 ("first_in_month = %s", [True]),
             )
             for day, cohort in rows:
@@ -239,20 +237,13 @@ def month_actives(source: DaySource, months: list[date], last: date) -> dict[tup
     return dict(result)
 
 
-def _stored_rows(source, stored: Period, accounts, select: str, condition, group: str = ""):
-    """The given members' stored rows of ``stored`` (their share of the cells) as ``select``."""
-    where, where_params = account_filter(accounts)
+def _stored_rows(source, model, stored: Period, accounts, columns: str, condition, group=""):
+    """The given members' stored rows of ``stored`` (their share of the cells): ``columns``."""
+    rows_sql, rows_params = source.stored_rows(model, stored, accounts)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{select} WHERE program_id = %s AND day >= %s AND day <= %s AND {condition[0]} "
-            f"AND {where} {group}",
-            [
-                source.program.pk,
-                _param(stored.first),
-                _param(stored.last),
-                *condition[1],
-                *where_params,
-            ],
+            f"SELECT {columns} FROM ({rows_sql}) r WHERE {condition[0]} {group}",
+            [*rows_params, *condition[1]],
         )
         return cursor.fetchall()
 
@@ -368,34 +359,27 @@ def campaign_groups(source: DaySource, campaign_id: int, overlap: Period):
             program=source.program, day__gte=stored.first, day__lte=stored.last
         )
         mark = min(days.values_list("audience_mark", flat=True), default=0)
-        late = CampaignMember.objects.filter(campaign_id=campaign_id, pk__gt=mark)
-        accounts = sorted(
-            set(late.values_list("account_id", flat=True))
-            | set(source.live_accounts(overlap) or ())
+        late = set(
+            CampaignMember.objects.filter(campaign_id=campaign_id, pk__gt=mark).values_list(
+                "account_id", flat=True
+            )
         )
+        live = source.live_accounts(overlap) or []
+        # Today's buyers alone (the usual case): the list ``live_accounts`` returned, whose
+        # stored rows the report has already read.
+        accounts = live if late <= set(live) else sorted(late | set(live))
         if accounts:
-            where, where_params = account_filter(accounts, "v.account_id")
+            rows_sql, rows_params = source.stored_rows(MemberVisit, stored, accounts)
             cursor_sql = (
                 "SELECT cm.is_control, SUM(CASE WHEN v.prev_day IS NULL OR v.prev_day < %s "
-                f"THEN 1 ELSE 0 END), SUM(v.sales) FROM {VISITS} v "
+                f"THEN 1 ELSE 0 END), SUM(v.sales) FROM ({rows_sql}) v "
                 f"JOIN {CampaignMember._meta.db_table} cm ON cm.account_id = v.account_id "
                 f"AND cm.campaign_id = %s JOIN {ProgramDay._meta.db_table} pd "
                 "ON pd.program_id = v.program_id AND pd.day = v.day AND cm.id <= pd.audience_mark "
-                f"WHERE v.program_id = %s AND v.day >= %s AND v.day <= %s AND {where} "
                 "GROUP BY cm.is_control"
             )
             with connection.cursor() as cursor:
-                cursor.execute(
-                    cursor_sql,
-                    [
-                        _param(overlap.first),
-                        campaign_id,
-                        source.program.pk,
-                        _param(stored.first),
-                        _param(stored.last),
-                        *where_params,
-                    ],
-                )
+                cursor.execute(cursor_sql, [_param(overlap.first), *rows_params, campaign_id])
                 for control, n, sales in cursor.fetchall():
                     result[bool(control)][0] -= int(n or 0)
                     result[bool(control)][1] -= as_decimal(sales)

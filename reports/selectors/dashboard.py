@@ -52,6 +52,9 @@ def dashboard(*, program: Program, period: Period, now: datetime, live: bool = F
 
 def _dashboard(program: Program, period: Period, now: datetime, live: bool) -> Dashboard:
     source = DaySource(program, now=now, live=live)
+    # The earliest day any section reads: the KPIs' period before the previous, the cohorts'
+    # first month.
+    source.reach = min(period.previous().previous().first, month_start(period.first))
     kpis = program_kpis(program=program, period=period, now=now, source=source, with_previous=True)
     previous = kpis.pop("previous")
     return Dashboard(

@@ -89,6 +89,10 @@ class DaySource:
         self.campaigns: dict[tuple[date, date], list[dict]] = {}
         self._live_accounts: dict[tuple[date, date], list[int] | None] = {}
         self._live_rows: dict[tuple[date, date], tuple[str, list]] = {}
+        self._buyer_rows: dict[str, tuple[Period, list[int], str]] = {}
+        # The first day a report built on this source reads (set by the dashboard): the
+        # stored rows of today's buyers are then read once, from that day on.
+        self.reach: date | None = None
 
     # --- which days are live ------------------------------------------------------------------
 
@@ -213,17 +217,21 @@ class DaySource:
         params: list = []
         if clipped is None:
             return f"SELECT {columns} FROM {MemberDay._meta.db_table} WHERE 1 = 0", []
-        keep, also, keep_params = "", "", []
+        keep, keep_params = "", []
         if accounts is not None:
             where, keep_params = account_filter(accounts)
-            keep, also = f" WHERE {where}", f" AND {where}"
-        if not self.live and self.stored:
+            keep = f" WHERE {where}"
+            if self.stored_until(period) is not None:
+                sql, stored_params = self.stored_rows(MemberDay, period, accounts)
+                parts.append(f"SELECT {columns} FROM ({sql}) stored")
+                params += stored_params
+        elif not self.live and self.stored:
             parts.append(
                 f"SELECT {columns} FROM {MemberDay._meta.db_table} "
-                "WHERE program_id = %s AND day >= %s AND day <= %s AND day < %s" + also
+                "WHERE program_id = %s AND day >= %s AND day <= %s AND day < %s"
             )
             params += [self.program.pk, _param(clipped.first), _param(clipped.last)]
-            params += [_param(self.today), *keep_params]
+            params += [_param(self.today)]
         for run in self.live_runs(period):
             sql, run_params = self.live_rows_sql(run)
             parts.append(f"SELECT * FROM ({sql}) live{keep}")
@@ -232,6 +240,49 @@ class DaySource:
             return f"SELECT {columns} FROM {MemberDay._meta.db_table} WHERE 1 = 0", []
         return " UNION ALL ".join(f"SELECT * FROM ({part}) p{n}" for n, part in enumerate(parts)), (
             params
+        )
+
+    def stored_rows(self, model, period: Period, accounts: list[int]) -> tuple[str, list]:
+        """SQL of the given members' rows of ``model`` (``MemberDay`` or ``MemberVisit``, all
+        columns) on the period's stored days: their share of the stored sums.
+
+        Today's buyers are the same few thousand members in every section of a report. On
+        PostgreSQL, for a set that ``live_accounts`` returned, their stored rows are read once
+        (index probes by account), from ``reach`` on, into a temporary table dropped at
+        commit; each section then filters that small table by day.
+        """
+        stored = self.stored_until(period)
+        table = model._meta.db_table
+        if stored is None:
+            return f"SELECT * FROM {table} WHERE 1 = 0", []
+        reusable = any(accounts is ids for ids in self._live_accounts.values())
+        if not (reusable and connection.vendor == "postgresql" and connection.in_atomic_block):
+            where, where_params = account_filter(accounts)
+            return (
+                f"SELECT * FROM {table} WHERE program_id = %s AND day >= %s AND day <= %s "
+                f"AND {where}",
+                [self.program.pk, _param(stored.first), _param(stored.last), *where_params],
+            )
+        made = self._buyer_rows.get(table)
+        if made is None or made[1] is not accounts or not made[0].covers(stored):
+            first = min(stored.first, self.reach or stored.first)
+            last = stored.last
+            if made is not None and made[1] is accounts:
+                first, last = min(first, made[0].first), max(last, made[0].last)
+            span = Period(first, last)
+            name = f"report_buyer_rows_{next(_LIVE_TABLES)}"
+            where, where_params = account_filter(accounts)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT * FROM {table} "
+                    f"WHERE program_id = %s AND day >= %s AND day <= %s AND {where}",
+                    [self.program.pk, _param(span.first), _param(span.last), *where_params],
+                )
+                cursor.execute(f"ANALYZE {name}")
+            made = self._buyer_rows[table] = (span, accounts, name)
+        return (
+            f"SELECT * FROM {made[2]} WHERE day >= %s AND day <= %s",
+            [_param(stored.first), _param(stored.last)],
         )
 
     def live_rows_sql(self, run: Period) -> tuple[str, list]:
@@ -266,6 +317,9 @@ class DaySource:
                 with connection.cursor() as cursor:
                     cursor.execute(" UNION ".join(parts), params)
                     ids = sorted(row[0] for row in cursor.fetchall())
+                # One list per set of members: every period that holds today sees the same
+                # buyers, whose stored rows ``stored_rows`` then reads once.
+                ids = next((seen for seen in self._live_accounts.values() if seen == ids), ids)
             self._live_accounts[key] = ids
         return self._live_accounts[key]
 
@@ -309,22 +363,31 @@ def _add(target: OutletFigures, row: dict) -> None:
 # --- members ----------------------------------------------------------------------------------
 
 
-def members_by_tier(program: Program, last: date) -> dict[str, int]:
-    """Members who joined on or before ``last``, by their tier now."""
-    end = day_start(program, last + timedelta(days=1))
-    joined = Q(enrolled_at__lt=end) | Q(
-        pk__in=Check.objects.filter(program=program, occurred_at__lt=end, account__isnull=False)
-        .filter(account__enrolled_at__gte=end)
-        .values("account_id")
-    )
-    rows = (
+def members_by_tier(program: Program, lasts: list[date]) -> list[dict[str, int]]:
+    """For each day of ``lasts``: members who joined on or before it, by their tier now.
+
+    One pass over the programme's accounts for all the days (the dashboard asks for the period
+    and the one before).
+    """
+    counts = {}
+    for n, last in enumerate(lasts):
+        end = day_start(program, last + timedelta(days=1))
+        bought_before = Check.objects.filter(
+            program=program, occurred_at__lt=end, account__isnull=False
+        ).filter(account__enrolled_at__gte=end)
+        counts[f"n{n}"] = Count(
+            "id", filter=Q(enrolled_at__lt=end) | Q(pk__in=bought_before.values("account_id"))
+        )
+    rows = list(
         Account.objects.filter(program=program)
-        .filter(joined)
         .values("tier__code", "tier__rank", "tier__threshold")
-        .annotate(n=Count("id"))
+        .annotate(**counts)
         .order_by("tier__rank", "tier__threshold", "tier__code")
     )
-    return {row["tier__code"] or "": row["n"] for row in rows}
+    return [
+        {row["tier__code"] or "": row[f"n{n}"] for row in rows if row[f"n{n}"]}
+        for n in range(len(lasts))
+    ]
 
 
 # --- campaigns --------------------------------------------------------------------------------
@@ -438,15 +501,16 @@ def program_kpis(
     previous = period.previous()
     if with_previous:
         activity = member_activity(source, [previous.previous(), previous, period])
-        result = _kpis(source, period, activity[2])
-        result["previous"] = _kpis(source, previous, activity[1])
+        tiers = members_by_tier(source.program, [period.last, previous.last])
+        result = _kpis(source, period, activity[2], tiers[0])
+        result["previous"] = _kpis(source, previous, activity[1], tiers[1])
         return result
-    return _kpis(source, period, member_activity(source, [previous, period])[1])
+    activity = member_activity(source, [previous, period])[1]
+    return _kpis(source, period, activity, members_by_tier(source.program, [period.last])[0])
 
 
-def _kpis(source: DaySource, period: Period, activity: Activity) -> dict:
+def _kpis(source: DaySource, period: Period, activity: Activity, by_tier: dict) -> dict:
     program = source.program
-    by_tier = members_by_tier(program, period.last)
     total = sum(by_tier.values())
     flows = source.program_totals(period)
     sales = source.outlet_days(period, by="total")
