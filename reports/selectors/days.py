@@ -100,15 +100,21 @@ def counted_checks(program, first: date, last: date):
 
 
 def join_instant():
-    """An account's joining instant: the earlier of its opening and its first check."""
-    first_check = (
-        Check.objects.filter(account=OuterRef("account_id"))
-        .order_by()
-        .values("account")
-        .annotate(first=Min("occurred_at"))
-        .values("first")
+    """A check's account's joining instant: the earlier of its opening and its first check.
+
+    Both are probes by the account's key (its row; its first check, the first entry of the
+    ``(account, occurred_at)`` index) rather than a join: a day's few thousand checks would
+    otherwise hash-join against every account of the programme.
+    """
+    enrolled = Subquery(
+        Account.objects.filter(pk=OuterRef("account_id")).order_by().values("enrolled_at")
     )
-    return Least(F("account__enrolled_at"), Coalesce(Subquery(first_check), "account__enrolled_at"))
+    first_check = Subquery(
+        Check.objects.filter(account=OuterRef("account_id"))
+        .order_by("occurred_at")
+        .values("occurred_at")[:1]
+    )
+    return Least(enrolled, Coalesce(first_check, enrolled))
 
 
 def member_rows(program, first: date, last: date):
