@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
 from loyalty.ledger.models import Account, Check, Entry, Operation
@@ -209,7 +209,9 @@ class DaySource:
     def member_sql(self, period: Period, accounts: list[int] | None = None):
         """SQL of the member rows (``MEMBER_COLUMNS``) of the period: stored plus live.
 
-        ``accounts``: the account ids to keep, or None for every member.
+        ``accounts``: the account ids to keep, or None for every member. It holds every
+        member with a live row in the period (it is ``live_accounts``, or more), so only the
+        stored rows are filtered by it.
         """
         clipped = period.clip(last=self.today)
         columns = ", ".join(MEMBER_COLUMNS)
@@ -217,10 +219,7 @@ class DaySource:
         params: list = []
         if clipped is None:
             return f"SELECT {columns} FROM {MemberDay._meta.db_table} WHERE 1 = 0", []
-        keep, keep_params = "", []
         if accounts is not None:
-            where, keep_params = account_filter(accounts)
-            keep = f" WHERE {where}"
             if self.stored_until(period) is not None:
                 sql, stored_params = self.stored_rows(MemberDay, period, accounts)
                 parts.append(f"SELECT {columns} FROM ({sql}) stored")
@@ -234,8 +233,8 @@ class DaySource:
             params += [_param(self.today)]
         for run in self.live_runs(period):
             sql, run_params = self.live_rows_sql(run)
-            parts.append(f"SELECT * FROM ({sql}) live{keep}")
-            params += [*run_params, *keep_params]
+            parts.append(f"SELECT * FROM ({sql}) live")
+            params += run_params
         if not parts:
             return f"SELECT {columns} FROM {MemberDay._meta.db_table} WHERE 1 = 0", []
         return " UNION ALL ".join(f"SELECT * FROM ({part}) p{n}" for n, part in enumerate(parts)), (
@@ -278,7 +277,6 @@ class DaySource:
                     f"WHERE program_id = %s AND day >= %s AND day <= %s AND {where}",
                     [self.program.pk, _param(span.first), _param(span.last), *where_params],
                 )
-                cursor.execute(f"ANALYZE {name}")
             made = self._buyer_rows[table] = (span, accounts, name)
         return (
             f"SELECT * FROM {made[2]} WHERE day >= %s AND day <= %s",
@@ -315,7 +313,9 @@ class DaySource:
             ids = None
             if parts:
                 with connection.cursor() as cursor:
-                    cursor.execute(" UNION ".join(parts), params)
+                    cursor.execute(
+                        f"SELECT DISTINCT account_id FROM ({' UNION ALL '.join(parts)}) l", params
+                    )
                     ids = sorted(row[0] for row in cursor.fetchall())
                 # One list per set of members: every period that holds today sees the same
                 # buyers, whose stored rows ``stored_rows`` then reads once.
@@ -329,6 +329,40 @@ class DaySource:
             return None
         return period.clip(last=self.today - timedelta(days=1))
 
+    def members_by_tier(self, lasts: list[date]) -> list[dict[str, int]]:
+        """For each day of ``lasts``: members who joined on or before it, by their tier now.
+
+        One pass over the programme's accounts for all the days (the dashboard asks for the
+        period and the one before), which also sums their cached balances for ``outstanding``.
+        """
+        program = self.program
+        counts = {}
+        for n, last in enumerate(lasts):
+            end = day_start(program, last + timedelta(days=1))
+            bought_before = Check.objects.filter(
+                program=program, occurred_at__lt=end, account__isnull=False
+            ).filter(account__enrolled_at__gte=end)
+            counts[f"n{n}"] = Count(
+                "id", filter=Q(enrolled_at__lt=end) | Q(pk__in=bought_before.values("account_id"))
+            )
+        rows = list(
+            Account.objects.filter(program=program)
+            .values("tier__code", "tier__rank", "tier__threshold")
+            .annotate(**counts, balances=Coalesce(Sum(F("available") + F("pending")), ZERO))
+            .order_by("tier__rank", "tier__threshold", "tier__code")
+        )
+        if self._current is None:
+            self._current = self._balances_extra() + sum((row["balances"] for row in rows), ZERO)
+        return [
+            {row["tier__code"] or "": row[f"n{n}"] for row in rows if row[f"n{n}"]}
+            for n in range(len(lasts))
+        ]
+
+    def _balances_extra(self) -> Decimal:
+        # Points past their expiry that the job has not written off yet are out of the cached
+        # balances but still in the entries (ADR 0010): added back.
+        return expired_outside_cache(program_id=self.program.pk, now=self.now)
+
     def outstanding(self, day: date) -> Decimal:
         """Σ of all entries dated up to the end of ``day`` (available + pending, debts included).
 
@@ -337,11 +371,12 @@ class DaySource:
         after today (a till whose clock runs ahead).
         """
         if self._current is None:
-            # Points past their expiry that the job has not written off yet are out of the
-            # cached balances but still in the entries (ADR 0010): added back.
-            self._current = Account.objects.filter(program=self.program).aggregate(
-                s=Coalesce(Sum("available"), ZERO) + Coalesce(Sum("pending"), ZERO)
-            )["s"] + expired_outside_cache(program_id=self.program.pk, now=self.now)
+            self._current = (
+                Account.objects.filter(program=self.program).aggregate(
+                    s=Coalesce(Sum(F("available") + F("pending")), ZERO)
+                )["s"]
+                + self._balances_extra()
+            )
         current = self._current
         after = max(day, self.today) + timedelta(days=1)
         if after not in self._future:
@@ -361,33 +396,6 @@ def _add(target: OutletFigures, row: dict) -> None:
 
 
 # --- members ----------------------------------------------------------------------------------
-
-
-def members_by_tier(program: Program, lasts: list[date]) -> list[dict[str, int]]:
-    """For each day of ``lasts``: members who joined on or before it, by their tier now.
-
-    One pass over the programme's accounts for all the days (the dashboard asks for the period
-    and the one before).
-    """
-    counts = {}
-    for n, last in enumerate(lasts):
-        end = day_start(program, last + timedelta(days=1))
-        bought_before = Check.objects.filter(
-            program=program, occurred_at__lt=end, account__isnull=False
-        ).filter(account__enrolled_at__gte=end)
-        counts[f"n{n}"] = Count(
-            "id", filter=Q(enrolled_at__lt=end) | Q(pk__in=bought_before.values("account_id"))
-        )
-    rows = list(
-        Account.objects.filter(program=program)
-        .values("tier__code", "tier__rank", "tier__threshold")
-        .annotate(**counts)
-        .order_by("tier__rank", "tier__threshold", "tier__code")
-    )
-    return [
-        {row["tier__code"] or "": row[f"n{n}"] for row in rows if row[f"n{n}"]}
-        for n in range(len(lasts))
-    ]
 
 
 # --- campaigns --------------------------------------------------------------------------------
@@ -501,12 +509,12 @@ def program_kpis(
     previous = period.previous()
     if with_previous:
         activity = member_activity(source, [previous.previous(), previous, period])
-        tiers = members_by_tier(source.program, [period.last, previous.last])
+        tiers = source.members_by_tier([period.last, previous.last])
         result = _kpis(source, period, activity[2], tiers[0])
         result["previous"] = _kpis(source, previous, activity[1], tiers[1])
         return result
     activity = member_activity(source, [previous, period])[1]
-    return _kpis(source, period, activity, members_by_tier(source.program, [period.last])[0])
+    return _kpis(source, period, activity, source.members_by_tier([period.last])[0])
 
 
 def _kpis(source: DaySource, period: Period, activity: Activity, by_tier: dict) -> dict:
