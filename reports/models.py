@@ -212,6 +212,8 @@ class ActivityCell(models.Model):
                 fields=["program", "cumulative", "other", "day"], name="report_cell_other"
             ),
             models.Index(fields=["program", "day"], name="report_cell_day"),
+            # A section reads one kind over the period's days.
+            models.Index(fields=["program", "kind", "day"], name="report_cell_kind"),
         ]
 
     def __str__(self) -> str:

@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 
 from loyalty.ledger.models import Account, Check, Entry, Operation
 from loyalty.ledger.selectors import expired_outside_cache
-from loyalty.rules.models import Program
+from loyalty.rules.models import Program, Tier
 from reports.models import CampaignDay, MemberDay, OutletDay, ProgramDay
 from reports.periods import (
     Period,
@@ -333,29 +333,49 @@ class DaySource:
         """For each day of ``lasts``: members who joined on or before it, by their tier now.
 
         One pass over the programme's accounts for all the days (the dashboard asks for the
-        period and the one before), which also sums their cached balances for ``outstanding``.
+        period and the one before), which also sums their cached balances for ``outstanding``;
+        the few accounts opened after a day but with a check before it are counted apart.
         """
         program = self.program
-        counts = {}
-        for n, last in enumerate(lasts):
-            end = day_start(program, last + timedelta(days=1))
-            bought_before = Check.objects.filter(
-                program=program, occurred_at__lt=end, account__isnull=False
-            ).filter(account__enrolled_at__gte=end)
-            counts[f"n{n}"] = Count(
-                "id", filter=Q(enrolled_at__lt=end) | Q(pk__in=bought_before.values("account_id"))
-            )
+        ends = [day_start(program, last + timedelta(days=1)) for last in lasts]
+        accounts = Account.objects.filter(program=program)
         rows = list(
-            Account.objects.filter(program=program)
-            .values("tier__code", "tier__rank", "tier__threshold")
-            .annotate(**counts, balances=Coalesce(Sum(F("available") + F("pending")), ZERO))
-            .order_by("tier__rank", "tier__threshold", "tier__code")
+            accounts.values("tier_id")
+            .annotate(
+                **{
+                    f"n{n}": Count("id", filter=Q(enrolled_at__lt=end))
+                    for n, end in enumerate(ends)
+                },
+                balances=Coalesce(Sum(F("available") + F("pending")), ZERO),
+            )
+            .order_by()
         )
         if self._current is None:
             self._current = self._balances_extra() + sum((row["balances"] for row in rows), ZERO)
+        counts = [defaultdict(int) for _ in ends]
+        for row in rows:
+            for n in range(len(ends)):
+                counts[n][row["tier_id"]] += row[f"n{n}"]
+        for n, end in enumerate(ends):
+            bought = Check.objects.filter(program=program, occurred_at__lt=end)
+            late = accounts.filter(enrolled_at__gte=end, pk__in=bought.values("account_id"))
+            for row in late.values("tier_id").annotate(n=Count("id")).order_by():
+                counts[n][row["tier_id"]] += row["n"]
+        tiers = {
+            tier.pk: tier
+            for tier in Tier.objects.filter(
+                pk__in=[row["tier_id"] for row in rows if row["tier_id"]]
+            )
+        }
+        order = sorted(
+            {row["tier_id"] for row in rows},
+            key=lambda pk: (
+                (0, tiers[pk].rank, tiers[pk].threshold, tiers[pk].code) if pk in tiers else (1,)
+            ),
+        )
         return [
-            {row["tier__code"] or "": row[f"n{n}"] for row in rows if row[f"n{n}"]}
-            for n in range(len(lasts))
+            {tiers[pk].code if pk in tiers else "": counts[n][pk] for pk in order if counts[n][pk]}
+            for n in range(len(ends))
         ]
 
     def _balances_extra(self) -> Decimal:

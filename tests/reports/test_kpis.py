@@ -40,3 +40,15 @@ def test_partly_aggregated_days_fill_in_live(data):
         program=data.program, first=date(2026, 11, 20), last=date(2026, 12, 1), now=NOW
     )
     assert kpis(data) == EXPECTED
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_members_of_the_period_before_count_the_offline_buyer(data, stored):
+    # October: I, E, G, C joined then; F's account opened on Nov 25, but its offline check of
+    # Oct 28 makes it a member since then. D joined on Nov 1. By tier now: C is silver.
+    if stored:
+        aggregates_rebuild(program=data.program, first=date(2026, 9, 1), last=NOW.date(), now=NOW)
+    november = program_kpis(program=data.program, period=NOVEMBER, now=NOW, with_previous=True)
+    october = november["previous"]["members"]
+    assert (october["total"], october["by_tier"]) == (5, {"base": 4, "silver": 1})
+    assert jsonable({k: v for k, v in november.items() if k != "previous"}) == EXPECTED

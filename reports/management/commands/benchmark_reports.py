@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
@@ -69,13 +69,30 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="keep the data afterwards")
         parser.add_argument("--program", help="reuse a kept benchmark programme (skips the build)")
         parser.add_argument("--skip-rebuild", action="store_true", help="no full rebuild")
+        parser.add_argument(
+            "--now",
+            help="with --program: measure as of this ISO instant (the build's end, so that "
+            "'today' holds a day of live checks however much later it is measured)",
+        )
 
-    def handle(self, *args, customers, entries, days, outlets, keep, program, skip_rebuild, **o):
+    def handle(
+        self, *args, customers, entries, days, outlets, keep, program, skip_rebuild, now, **o
+    ):
         if connection.vendor != "postgresql":
             raise CommandError("benchmark_reports needs PostgreSQL (DATABASE_URL=postgres://…)")
         if customers <= 0 or entries <= 0 or days <= 1:
             raise CommandError("--customers, --entries must be positive and --days above 1")
-        now = timezone.now()
+        if now and not program:
+            raise CommandError("--now needs --program (a kept dataset)")
+        if now:
+            try:
+                now = datetime.fromisoformat(now)
+            except ValueError as exc:
+                raise CommandError(f"--now: not an ISO date and time: {now!r}") from exc
+            if timezone.is_naive(now):
+                raise CommandError("--now: give the offset, e.g. 2026-12-01T20:00:00+00:00")
+        else:
+            now = timezone.now()
         if program:
             prog = Program.objects.filter(code=program).first()
             if prog is None:
@@ -98,7 +115,7 @@ class Command(BaseCommand):
             self._measure(prog, now, days, skip_rebuild)
         finally:
             if keep:
-                self.stdout.write(f"kept programme {prog.code}")
+                self.stdout.write(f"kept programme {prog.code} (built as of {now.isoformat()})")
             else:
                 self._drop(prog)
 
