@@ -39,8 +39,6 @@ class Activity:
 
 CELLS = ActivityCell._meta.db_table
 WHOLE = (None, None, False)  # the cells key of the programme-wide kinds
-VISITS = MemberVisit._meta.db_table
-MEMBER_DAYS = MemberDay._meta.db_table
 
 
 def cells_below(source: DaySource, wanted: list[tuple[str, Period, date]]) -> list[dict]:
