@@ -35,7 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, TruncDate, TruncMonth
 
 from campaigns.models import Campaign, CampaignMember
-from loyalty.ledger.models import Account, Check, Operation, OperationKind, Refund
+from loyalty.ledger.models import Account, Check, Entry, Operation, OperationKind, Refund
 from loyalty.rules.models import Program
 from reports.models import (
     ActivityCell,
@@ -94,7 +94,10 @@ def aggregates_rebuild(
     day = period.first
     while day <= period.last:
         chunk = Period(day, min(period.last, day + timedelta(days=chunk_days - 1)))
-        computed = ledger_days(program, chunk.first, chunk.last)
+        # The entries' high-water mark before reading them: the stored nets hold exactly the
+        # entries up to it, and readers add the later ones (``DaySource.outstanding``).
+        mark = Entry.objects.aggregate(m=Max("pk"))["m"] or 0
+        computed = ledger_days(program, chunk.first, chunk.last, entry_mark=mark)
         for each in chunk.each_day():
             result.member_rows += _write_day(program, each, computed, now=now)
             result.days += 1
@@ -116,7 +119,11 @@ def _write_day(program: Program, day: date, computed, *, now) -> int:
             model.objects.filter(program=program, day=day).delete()
         figures = computed.program.get(day)
         ProgramDay.objects.create(
-            program=program, day=day, computed_at=now, **(figures.__dict__ if figures else {})
+            program=program,
+            day=day,
+            computed_at=now,
+            entry_mark=computed.entry_mark,
+            **(figures.__dict__ if figures else {}),
         )
         OutletDay.objects.bulk_create(
             OutletDay(program=program, outlet_id=outlet_id, day=day, **values.__dict__)
@@ -451,6 +458,7 @@ def _marks(program: Program, today: date) -> dict:
         "operation": Operation.objects.filter(program=program).aggregate(m=Max("pk"))["m"] or 0,
         "check": Check.objects.filter(program=program).aggregate(m=Max("pk"))["m"] or 0,
         "account": Account.objects.filter(program=program).aggregate(m=Max("pk"))["m"] or 0,
+        "entry": Entry.objects.aggregate(m=Max("pk"))["m"] or 0,
         "today": today,
     }
 
@@ -485,6 +493,7 @@ def aggregates_refresh(*, now: datetime, program: Program | None = None) -> Refr
                 last_operation_id=Greatest("last_operation_id", marks["operation"]),
                 last_check_id=Greatest("last_check_id", marks["check"]),
                 last_account_id=Greatest("last_account_id", marks["account"]),
+                last_entry_id=Greatest("last_entry_id", marks["entry"]),
                 updated_at=now,
             )
         result.programs += 1

@@ -82,6 +82,8 @@ class LedgerDays:
     program: dict[date, ProgramFigures] = field(default_factory=dict)
     outlets: dict[tuple[date, int], OutletFigures] = field(default_factory=dict)
     campaigns: dict[tuple[date, int], Decimal] = field(default_factory=dict)
+    # With a mark: the point figures count only the entries up to that id.
+    entry_mark: int | None = None
 
 
 def _bounds(program, first: date, last: date):
@@ -238,21 +240,27 @@ def _refunds(program, first: date, last: date) -> dict[tuple[date, int], Decimal
     return dict(result)
 
 
-def ledger_days(program, first: date, last: date) -> LedgerDays:
-    """Every daily figure of ``first``..``last`` from the ledger, in a fixed number of queries."""
+def ledger_days(program, first: date, last: date, *, entry_mark: int | None = None) -> LedgerDays:
+    """Every daily figure of ``first``..``last`` from the ledger, in a fixed number of queries.
+
+    ``entry_mark``: count only the entries up to this id in the point figures, so that a
+    stored day knows exactly which entries its ``net`` holds (``ProgramDay.entry_mark``).
+    """
     start, end = _bounds(program, first, last)
-    out = LedgerDays(first=first, last=last)
+    out = LedgerDays(first=first, last=last, entry_mark=entry_mark)
 
     def program_day(day: date) -> ProgramFigures:
         return out.program.setdefault(day, ProgramFigures())
 
+    movements = Entry.objects.filter(
+        operation__program=program,
+        operation__occurred_at__gte=start,
+        operation__occurred_at__lt=end,
+    )
+    if entry_mark is not None:
+        movements = movements.filter(pk__lte=entry_mark)
     movements = (
-        Entry.objects.filter(
-            operation__program=program,
-            operation__occurred_at__gte=start,
-            operation__occurred_at__lt=end,
-        )
-        .annotate(day=_day("operation__occurred_at", program))
+        movements.annotate(day=_day("operation__occurred_at", program))
         .values("day", "kind")
         .annotate(total=Sum("amount"))
         .order_by()

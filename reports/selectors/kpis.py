@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from loyalty.ledger.models import Account, Check, Entry, Operation
 from loyalty.ledger.selectors import expired_outside_cache
 from loyalty.rules.models import Program, Tier
-from reports.models import CampaignDay, MemberDay, OutletDay, ProgramDay
+from reports.models import AggregationState, CampaignDay, MemberDay, OutletDay, ProgramDay
 from reports.periods import (
     Period,
     as_date,
@@ -75,16 +75,18 @@ class DaySource:
         self.today = local_today(program, now)
         self.live = live
         self.program_days: dict[date, ProgramFigures] = {}
+        self._entry_marks: dict[date, int | None] = {}
         if not live:
             for row in ProgramDay.objects.filter(program=program, day__lt=self.today).values(
-                "day", "new_members", "active_members", *POINT_FIELDS
+                "day", "entry_mark", "new_members", "active_members", *POINT_FIELDS
             ):
                 day = row.pop("day")
+                self._entry_marks[day] = row.pop("entry_mark")
                 self.program_days[day] = ProgramFigures(**row)
         self.stored = set(self.program_days)
         self._computed: dict[tuple[date, date], LedgerDays] = {}
         self._start: date | None = None
-        self._current: Decimal | None = None
+        self._current: Decimal | None = None  # Σ of every entry, future-dated ones included
         self._future: dict[date, Decimal] = {}
         self.campaigns: dict[tuple[date, date], list[dict]] = {}
         self._live_accounts: dict[tuple[date, date], list[int] | None] = {}
@@ -248,18 +250,20 @@ class DaySource:
         Today's buyers are the same few thousand members in every section of a report. On
         PostgreSQL, for a set that ``live_accounts`` returned, their stored rows are read once
         (index probes by account), from ``reach`` on, into a temporary table dropped at
-        commit; each section then filters that small table by day.
+        commit; each section then filters that small table by day. Every column but the key:
+        the covering index on the account reads them without the table.
         """
         stored = self.stored_until(period)
         table = model._meta.db_table
+        columns = ", ".join(f.column for f in model._meta.concrete_fields if not f.primary_key)
         if stored is None:
-            return f"SELECT * FROM {table} WHERE 1 = 0", []
+            return f"SELECT {columns} FROM {table} WHERE 1 = 0", []
         reusable = any(accounts is ids for ids in self._live_accounts.values())
         if not (reusable and connection.vendor == "postgresql" and connection.in_atomic_block):
             where, where_params = account_filter(accounts)
             return (
-                f"SELECT * FROM {table} WHERE program_id = %s AND day >= %s AND day <= %s "
-                f"AND {where}",
+                f"SELECT {columns} FROM {table} WHERE program_id = %s AND day >= %s "
+                f"AND day <= %s AND {where}",
                 [self.program.pk, _param(stored.first), _param(stored.last), *where_params],
             )
         made = self._buyer_rows.get(table)
@@ -273,8 +277,9 @@ class DaySource:
             where, where_params = account_filter(accounts)
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT * FROM {table} "
-                    f"WHERE program_id = %s AND day >= %s AND day <= %s AND {where}",
+                    f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {columns} "
+                    f"FROM {table} WHERE program_id = %s AND day >= %s AND day <= %s "
+                    f"AND {where}",
                     [self.program.pk, _param(span.first), _param(span.last), *where_params],
                 )
             made = self._buyer_rows[table] = (span, accounts, name)
@@ -339,18 +344,12 @@ class DaySource:
         program = self.program
         ends = [day_start(program, last + timedelta(days=1)) for last in lasts]
         accounts = Account.objects.filter(program=program)
-        rows = list(
-            accounts.values("tier_id")
-            .annotate(
-                **{
-                    f"n{n}": Count("id", filter=Q(enrolled_at__lt=end))
-                    for n, end in enumerate(ends)
-                },
-                balances=Coalesce(Sum(F("available") + F("pending")), ZERO),
-            )
-            .order_by()
-        )
-        if self._current is None:
+        balances = self._current is None and self._current_from_days() is None
+        sums = {f"n{n}": Count("id", filter=Q(enrolled_at__lt=end)) for n, end in enumerate(ends)}
+        if balances:
+            sums["balances"] = Coalesce(Sum(F("available") + F("pending")), ZERO)
+        rows = list(accounts.values("tier_id").annotate(**sums).order_by())
+        if balances:
             self._current = self._balances_extra() + sum((row["balances"] for row in rows), ZERO)
         counts = [defaultdict(int) for _ in ends]
         for row in rows:
@@ -383,14 +382,58 @@ class DaySource:
         # balances but still in the entries (ADR 0010): added back.
         return expired_outside_cache(program_id=self.program.pk, now=self.now)
 
+    def _current_from_days(self) -> Decimal | None:
+        """Σ of every entry from the days' nets, or None when the stored days cannot give it.
+
+        Every day from the first record to yesterday stored with its entry mark: the stored
+        nets, today's live one, the entries that came after a stored day was counted (ids
+        above its mark; found above the last refresh's mark, since a day touched before it
+        was counted again), and the entries dated after today. Sums a few hundred stored
+        rows instead of every account's balance.
+        """
+        if self._current is not None:
+            return self._current
+        if self.live or not self.stored:
+            return None
+        days = Period(self.history_start, self.today - timedelta(days=1))
+        if days.first <= days.last and any(
+            self._entry_marks.get(day) is None for day in days.each_day()
+        ):
+            return None
+        total = self.program_totals(Period(self.history_start, self.today)).net
+        marks = [m for m in self._entry_marks.values() if m is not None]
+        state = AggregationState.objects.filter(program=self.program).first()
+        floor = max(min(marks, default=0), state.last_entry_id if state else 0)
+        later = Entry.objects.filter(
+            pk__gt=floor,
+            operation__program=self.program,
+            operation__occurred_at__lt=day_start(self.program, self.today),
+        ).values_list("pk", "amount", "operation__occurred_at")
+        for pk, amount, at in later:
+            mark = self._entry_marks.get(local_day(self.program, at))
+            if mark is not None and pk > mark:
+                total += amount
+        self._current = total + self._entries_after(self.today + timedelta(days=1))
+        return self._current
+
+    def _entries_after(self, after: date) -> Decimal:
+        """Σ of the entries dated from the start of ``after`` on (a till whose clock runs ahead)."""
+        if after not in self._future:
+            self._future[after] = Entry.objects.filter(
+                operation__program=self.program,
+                operation__occurred_at__gte=day_start(self.program, after),
+            ).aggregate(s=Coalesce(Sum("amount"), ZERO))["s"]
+        return self._future[after]
+
     def outstanding(self, day: date) -> Decimal:
         """Σ of all entries dated up to the end of ``day`` (available + pending, debts included).
 
-        The accounts' cached balances are Σ of all entries (ledger invariant 1); the movements
-        dated after ``day`` are taken off: stored or live days up to today, then anything dated
-        after today (a till whose clock runs ahead).
+        Σ of every entry now — from the stored days' nets (``_current_from_days``) or else the
+        accounts' cached balances, which are Σ of all entries (ledger invariant 1) — less the
+        movements dated after ``day``: stored or live days up to today, then anything dated
+        after today.
         """
-        if self._current is None:
+        if self._current is None and self._current_from_days() is None:
             self._current = (
                 Account.objects.filter(program=self.program).aggregate(
                     s=Coalesce(Sum(F("available") + F("pending")), ZERO)
@@ -398,13 +441,7 @@ class DaySource:
                 + self._balances_extra()
             )
         current = self._current
-        after = max(day, self.today) + timedelta(days=1)
-        if after not in self._future:
-            self._future[after] = Entry.objects.filter(
-                operation__program=self.program,
-                operation__occurred_at__gte=day_start(self.program, after),
-            ).aggregate(s=Coalesce(Sum("amount"), ZERO))["s"]
-        later = self._future[after]
+        later = self._entries_after(max(day, self.today) + timedelta(days=1))
         if day < self.today:
             later += self.program_totals(Period(day + timedelta(days=1), self.today)).net
         return current - later

@@ -53,7 +53,7 @@ def test_kept_run_is_measured_again_as_of_a_given_instant():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"now": "2026-12-01T12:00:00+00:00"}, "--now needs --program"),
+        ({"now": "2999-12-01T12:00:00+00:00"}, "--now: in the future"),
         ({"program": "x", "now": "yesterday"}, "--now: not an ISO date and time"),
         ({"program": "x", "now": "2026-12-01T12:00:00"}, "--now: give the offset"),
         ({"program": "nope"}, "--program: no programme 'nope'"),
