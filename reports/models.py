@@ -293,6 +293,38 @@ class CohortMonth(models.Model):
         return f"{self.cohort} → {self.month}"
 
 
+class TierCount(models.Model):
+    """Members by the local day they joined and their tier, as of the snapshot's marks.
+
+    Written by the nightly refresh from every account (``reports.services.tiers_snapshot``);
+    readers add the accounts opened, the tiers changed and the joins moved by offline checks
+    after the marks (``AggregationState.tiers_*``), so members by tier need no scan.
+    """
+
+    program = models.ForeignKey(
+        "rules.Program", verbose_name=_("programme"), on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField(_("joined on"))
+    tier = models.ForeignKey(
+        "rules.Tier",
+        verbose_name=_("tier"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    members = models.PositiveIntegerField(_("members"), default=0)
+
+    class Meta:
+        verbose_name = _("members by tier")
+        verbose_name_plural = _("members by tier")
+        ordering = ["program", "day"]
+        indexes = [models.Index(fields=["program", "day"], name="report_tier_count_day")]
+
+    def __str__(self) -> str:
+        return f"{self.program_id} {self.day} {self.tier_id}: {self.members}"
+
+
 class AggregationState(models.Model):
     """How far the nightly job has read the ledger: changes after these ids touch old days."""
 
@@ -303,6 +335,15 @@ class AggregationState(models.Model):
     last_check_id = models.BigIntegerField(_("last check read"), default=0)
     last_account_id = models.BigIntegerField(_("last account read"), default=0)
     last_entry_id = models.BigIntegerField(_("last ledger entry read"), default=0)
+    # The members-by-tier snapshot (``TierCount``): the rows it counted are the accounts, the
+    # checks and the tier changes up to these ids; None: no snapshot yet.
+    tiers_at = models.DateTimeField(_("members by tier counted at"), null=True, blank=True)
+    tiers_account_id = models.BigIntegerField(_("last account counted by tier"), default=0)
+    tiers_check_id = models.BigIntegerField(_("last check counted by tier"), default=0)
+    tiers_change_id = models.BigIntegerField(_("last tier change counted"), default=0)
+    # The latest opening among the accounts counted: a later check dated before it may move
+    # a counted member's joining earlier.
+    tiers_joined_before = models.DateTimeField(_("latest opening counted"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"))
 
     class Meta:

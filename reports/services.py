@@ -47,6 +47,7 @@ from reports.models import (
     MemberVisit,
     OutletDay,
     ProgramDay,
+    TierCount,
 )
 from reports.periods import (
     Period,
@@ -59,6 +60,7 @@ from reports.periods import (
     zone,
 )
 from reports.selectors.days import MEMBER_COLUMNS, ledger_days, member_rows_sql
+from reports.selectors.tiers import TierMarks, current_marks, snapshot_rows
 
 # The advisory lock of a programme's report aggregates: (programme id, 0) in the two-int form;
 # every write of the aggregates takes it. No other part of the project takes advisory locks.
@@ -485,6 +487,7 @@ def aggregates_refresh(*, now: datetime, program: Program | None = None) -> Refr
             result.days += done.days
             result.months += done.months
             result.member_rows += done.member_rows
+        tiers_snapshot(program=each, now=now)
         with transaction.atomic():
             state, _ = AggregationState.objects.select_for_update().get_or_create(
                 program=each, defaults={"updated_at": now}
@@ -499,6 +502,34 @@ def aggregates_refresh(*, now: datetime, program: Program | None = None) -> Refr
         result.programs += 1
         result.details[each.code] = len(days)
     return result
+
+
+def tiers_snapshot(*, program: Program, now: datetime, marks: TierMarks | None = None) -> int:
+    """Count every member by joining day and tier into ``TierCount`` (one transaction).
+
+    As of ``marks`` (default: the highest ids now), which the state keeps so that readers add
+    what came after (``reports.selectors.tiers``). Returns the members counted.
+    """
+    marks = marks or current_marks(program)
+    rows, latest = snapshot_rows(program, marks)
+    with transaction.atomic():
+        _lock(program.pk)
+        TierCount.objects.filter(program=program).delete()
+        TierCount.objects.bulk_create(
+            TierCount(program=program, day=day, tier_id=tier_id, members=n)
+            for day, tier_id, n in rows
+        )
+        state, _ = AggregationState.objects.select_for_update().get_or_create(
+            program=program, defaults={"updated_at": now}
+        )
+        AggregationState.objects.filter(pk=state.pk).update(
+            tiers_at=now,
+            tiers_account_id=marks.account,
+            tiers_check_id=marks.check,
+            tiers_change_id=marks.change,
+            tiers_joined_before=latest,
+        )
+    return sum(n for _, _, n in rows)
 
 
 def _runs(days: list[date]) -> list[Period]:

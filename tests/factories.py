@@ -18,6 +18,7 @@ from loyalty.ledger.models import (
     Operation,
     Refund,
     RuleAward,
+    TierChange,
 )
 from loyalty.rules.models import (
     Category,
@@ -146,6 +147,18 @@ class AccountFactory(factory.django.DjangoModelFactory):
             **{field: getattr(customer, field) for field in PROFILE_FIELDS}, **kwargs
         )
         obj.refresh_from_db()  # drop the cached empty profile
+
+
+class TierChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TierChange
+
+    account = factory.SubFactory(AccountFactory)
+    program = factory.SelfAttribute("account.program")
+    old_tier = None
+    new_tier = factory.SubFactory(TierFactory, program=factory.SelfAttribute("..program"))
+    upgrade = True
+    changed_at = T0
 
 
 class MemberProfileFactory(factory.django.DjangoModelFactory):

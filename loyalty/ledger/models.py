@@ -590,3 +590,46 @@ class MemberProfile(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class TierChange(models.Model):
+    """One change of an account's tier (the status history), written with the change itself.
+
+    Every tier change goes through ``services.tiers._tier_set``, which writes this row in the
+    same transaction; an account's first tier is set when it opens and has no row. The reports
+    count members by tier from a nightly snapshot corrected by the changes after it.
+    """
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="tier_changes"
+    )
+    program = models.ForeignKey(
+        "rules.Program", verbose_name=_("programme"), on_delete=models.PROTECT, related_name="+"
+    )
+    old_tier = models.ForeignKey(
+        "rules.Tier",
+        verbose_name=_("previous tier"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    new_tier = models.ForeignKey(
+        "rules.Tier",
+        verbose_name=_("new tier"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    upgrade = models.BooleanField(_("upgrade"))
+    changed_at = models.DateTimeField(_("changed at"))
+
+    class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
+        ordering = ["account", "id"]
+        indexes = [models.Index(fields=["program", "id"], name="tier_change_program")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.old_tier_id} → {self.new_tier_id}"

@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import connection
+from django.db.models import Sum
+from django.db.models.functions import TruncMonth
 
 from campaigns.models import CampaignMember
 from reports.models import ActivityCell, CellKind, MemberDay, MemberVisit, ProgramDay
@@ -205,16 +207,22 @@ def month_actives(source: DaySource, months: list[date], last: date) -> dict[tup
     stored = source.stored_until(window)
     wanted = set(months)
     if stored is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT day, other, members FROM {CELLS} WHERE program_id = %s AND kind = %s "
-                "AND day >= %s AND day <= %s",
-                [source.program.pk, CellKind.MONTH, _param(stored.first), _param(stored.last)],
+        cells = (
+            ActivityCell.objects.filter(
+                program=source.program,
+                kind=CellKind.MONTH,
+                day__gte=stored.first,
+                day__lte=stored.last,
             )
-            for day, cohort, n in cursor.fetchall():
-                month = as_date(day).replace(day=1)
-                if month in wanted:
-                    result[(as_date(cohort), month)] += int(n)
+            .annotate(month=TruncMonth("day"))
+            .values("month", "other")
+            .annotate(n=Sum("members"))
+            .order_by()
+            .values_list("month", "other", "n")
+        )
+        for month, cohort, n in cells:
+            if as_date(month) in wanted:
+                result[(as_date(cohort), as_date(month))] += int(n)
     accounts = source.live_accounts(window) if stored is not None else None
     if stored is None or accounts is not None:
         if accounts is not None:

@@ -44,6 +44,7 @@ from reports.selectors.days import (
     ledger_days,
     member_rows_sql,
 )
+from reports.selectors.tiers import TierMarks, snapshot_counts
 
 ZERO = Decimal("0")
 OUTLET_FIELDS = ("member_checks", "anonymous_checks", "member_sales", "anonymous_sales", "refunded")
@@ -90,6 +91,7 @@ class DaySource:
         self._future: dict[date, Decimal] = {}
         self.campaigns: dict[tuple[date, date], list[dict]] = {}
         self._live_accounts: dict[tuple[date, date], list[int] | None] = {}
+        self._accounts_sql: dict[int, tuple[str, list]] = {}  # id of a list → the SQL of its ids
         self._live_rows: dict[tuple[date, date], tuple[str, list]] = {}
         self._buyer_rows: dict[str, tuple[Period, list[int], str]] = {}
         # The first day a report built on this source reads (set by the dashboard): the
@@ -274,7 +276,13 @@ class DaySource:
                 first, last = min(first, made[0].first), max(last, made[0].last)
             span = Period(first, last)
             name = f"report_buyer_rows_{next(_LIVE_TABLES)}"
-            where, where_params = account_filter(accounts)
+            # The ids from the live rows themselves, as a sorted array built by the server
+            # (index probes in key order, no ten thousand literals to quote).
+            source_sql, where_params = self._accounts_sql[id(accounts)]
+            where = (
+                "account_id = ANY((SELECT array_agg(account_id ORDER BY account_id) "
+                f"FROM ({source_sql}) a)::bigint[])"
+            )
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {columns} "
@@ -317,14 +325,14 @@ class DaySource:
                 params += run_params
             ids = None
             if parts:
+                sql = f"SELECT DISTINCT account_id FROM ({' UNION ALL '.join(parts)}) l"
                 with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"SELECT DISTINCT account_id FROM ({' UNION ALL '.join(parts)}) l", params
-                    )
+                    cursor.execute(sql, params)
                     ids = sorted(row[0] for row in cursor.fetchall())
                 # One list per set of members: every period that holds today sees the same
                 # buyers, whose stored rows ``stored_rows`` then reads once.
                 ids = next((seen for seen in self._live_accounts.values() if seen == ids), ids)
+                self._accounts_sql.setdefault(id(ids), (sql, params))
             self._live_accounts[key] = ids
         return self._live_accounts[key]
 
@@ -334,13 +342,46 @@ class DaySource:
             return None
         return period.clip(last=self.today - timedelta(days=1))
 
+    @property
+    def state(self) -> AggregationState | None:
+        """The programme's aggregation state (the nightly marks), read once."""
+        if not hasattr(self, "_state"):
+            self._state = AggregationState.objects.filter(program=self.program).first()
+        return self._state
+
     def members_by_tier(self, lasts: list[date]) -> list[dict[str, int]]:
         """For each day of ``lasts``: members who joined on or before it, by their tier now.
 
-        One pass over the programme's accounts for all the days (the dashboard asks for the
-        period and the one before), which also sums their cached balances for ``outstanding``;
-        the few accounts opened after a day but with a check before it are counted apart.
+        From the nightly snapshot and the ledger rows after its marks
+        (``reports.selectors.tiers``); without a snapshot (or reading live), one pass over the
+        programme's accounts for all the days (``members_by_tier_scan``).
         """
+        state = self.state
+        if self.live or state is None or state.tiers_at is None:
+            counts = self.members_by_tier_scan(lasts)
+        else:
+            marks = TierMarks(
+                account=state.tiers_account_id,
+                check=state.tiers_check_id,
+                change=state.tiers_change_id,
+            )
+            counts = snapshot_counts(self.program, lasts, marks, state.tiers_joined_before)
+        ids = {pk for each in counts for pk, n in each.items() if n}
+        tiers = {tier.pk: tier for tier in Tier.objects.filter(pk__in=ids - {None})}
+        order = sorted(
+            ids,
+            key=lambda pk: (
+                (0, tiers[pk].rank, tiers[pk].threshold, tiers[pk].code) if pk in tiers else (1,)
+            ),
+        )
+        return [
+            {tiers[pk].code if pk in tiers else "": each[pk] for pk in order} for each in counts
+        ]
+
+    def members_by_tier_scan(self, lasts: list[date]) -> list[dict[int | None, int]]:
+        """``members_by_tier`` by tier id from every account: one pass for all the days, which
+        also sums their cached balances when ``outstanding`` needs them; the few accounts
+        opened after a day but with a check before it are counted apart."""
         program = self.program
         ends = [day_start(program, last + timedelta(days=1)) for last in lasts]
         accounts = Account.objects.filter(program=program)
@@ -351,7 +392,7 @@ class DaySource:
         rows = list(accounts.values("tier_id").annotate(**sums).order_by())
         if balances:
             self._current = self._balances_extra() + sum((row["balances"] for row in rows), ZERO)
-        counts = [defaultdict(int) for _ in ends]
+        counts: list[dict[int | None, int]] = [defaultdict(int) for _ in ends]
         for row in rows:
             for n in range(len(ends)):
                 counts[n][row["tier_id"]] += row[f"n{n}"]
@@ -360,22 +401,7 @@ class DaySource:
             late = accounts.filter(enrolled_at__gte=end, pk__in=bought.values("account_id"))
             for row in late.values("tier_id").annotate(n=Count("id")).order_by():
                 counts[n][row["tier_id"]] += row["n"]
-        tiers = {
-            tier.pk: tier
-            for tier in Tier.objects.filter(
-                pk__in=[row["tier_id"] for row in rows if row["tier_id"]]
-            )
-        }
-        order = sorted(
-            {row["tier_id"] for row in rows},
-            key=lambda pk: (
-                (0, tiers[pk].rank, tiers[pk].threshold, tiers[pk].code) if pk in tiers else (1,)
-            ),
-        )
-        return [
-            {tiers[pk].code if pk in tiers else "": counts[n][pk] for pk in order if counts[n][pk]}
-            for n in range(len(ends))
-        ]
+        return counts
 
     def _balances_extra(self) -> Decimal:
         # Points past their expiry that the job has not written off yet are out of the cached
@@ -402,7 +428,7 @@ class DaySource:
             return None
         total = self.program_totals(Period(self.history_start, self.today)).net
         marks = [m for m in self._entry_marks.values() if m is not None]
-        state = AggregationState.objects.filter(program=self.program).first()
+        state = self.state
         floor = max(min(marks, default=0), state.last_entry_id if state else 0)
         later = Entry.objects.filter(
             pk__gt=floor,

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 
 from loyalty.ledger import signals
-from loyalty.ledger.models import Account, Check, CheckStatus
+from loyalty.ledger.models import Account, Check, CheckStatus, TierChange
 from loyalty.ledger.services.accounts import account_lock
 from loyalty.rules.models import Program, Tier, TierMetric
 
@@ -101,9 +101,18 @@ def tier_for_value(tiers: Iterable[Tier], value: Decimal) -> Tier | None:
 
 
 def _tier_set(account: Account, tier: Tier, *, upgrade: bool, now: datetime) -> None:
-    """Write the new tier (since ``now``) and announce it; the caller holds the account lock."""
+    """Write the new tier (since ``now``), its history row, and announce it; the caller holds
+    the account lock. The only place an account's tier changes."""
     old_tier = account.tier
     Account.objects.filter(pk=account.pk).update(tier=tier, tier_since=now)
+    TierChange.objects.create(
+        account=account,
+        program_id=account.program_id,
+        old_tier=old_tier,
+        new_tier=tier,
+        upgrade=upgrade,
+        changed_at=now,
+    )
     account.tier, account.tier_since = tier, now
     signals.tier_changed.send(
         sender=Account, account=account, old_tier=old_tier, new_tier=tier, upgrade=upgrade, now=now

@@ -31,7 +31,16 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignMember, CampaignRule
 from customers.models import Customer
-from loyalty.ledger.models import Account, Check, Entry, Lot, MemberProfile, Operation, RuleAward
+from loyalty.ledger.models import (
+    Account,
+    Check,
+    Entry,
+    Lot,
+    MemberProfile,
+    Operation,
+    RuleAward,
+    TierChange,
+)
 from loyalty.rules.models import EarnRule, Outlet, Program, Tier
 from reports.models import (
     ActivityCell,
@@ -42,10 +51,12 @@ from reports.models import (
     MemberVisit,
     OutletDay,
     ProgramDay,
+    TierCount,
 )
 from reports.periods import Period, day_start, local_today
 from reports.selectors.dashboard import dashboard
-from reports.services import aggregates_rebuild
+from reports.selectors.tiers import TierMarks
+from reports.services import aggregates_rebuild, tiers_snapshot
 
 REPORT_TABLES = (
     ProgramDay,
@@ -55,6 +66,7 @@ REPORT_TABLES = (
     ActivityCell,
     CampaignDay,
     CohortMonth,
+    TierCount,
 )
 ENTRIES_PER_CHECK = 2.5  # two earned lots, a quarter of them partly redeemed
 
@@ -187,6 +199,22 @@ class Command(BaseCommand):
         )
         AggregationState.objects.update_or_create(
             program=program, defaults={**marks, "updated_at": start}
+        )
+        tier_marks = TierMarks(
+            account=marks["last_account_id"],
+            check=marks["last_check_id"],
+            change=TierChange.objects.filter(program=program, changed_at__lt=start).aggregate(
+                m=Max("pk")
+            )["m"]
+            or 0,
+        )
+        started = time.perf_counter()
+        members = tiers_snapshot(program=program, now=start, marks=tier_marks)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"TIERS: {members} members counted by joining day and tier in "
+                f"{time.perf_counter() - started:.2f} s (the nightly snapshot)"
+            )
         )
 
     def _sizes(self, program):
@@ -412,6 +440,7 @@ class Command(BaseCommand):
                 )
             AggregationState.objects.filter(program=program).delete()
             CampaignMember.objects.filter(campaign__program=program).delete()
+            TierChange.objects.filter(program=program).delete()
             for table in ("award", "entry", "lot"):
                 cursor.execute(
                     f"DELETE FROM {tables[table]} WHERE account_id IN ({accounts})", [program.pk]
