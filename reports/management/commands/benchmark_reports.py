@@ -11,11 +11,15 @@ checks to its home outlet, the rest to any (so visits have irregular gaps and ou
 one check operation per member check with two earned lots (base rate and a rule), every
 fourth lot partly redeemed, a campaign with a 10 % audience (a tenth of it control) whose rule
 awarded on 1 % of the checks, 1 % of checks cancelled. Check lines and refunds are not
-generated (refund values are per refund and tiny).
+generated (refund values are per refund and tiny). Ids rise with the clock, entries included,
+as the ledger writes them; the tables are vacuumed after the build, as autovacuum would.
 
-Times: the nightly aggregation of one day (yesterday), a full rebuild of every day, and the
-dashboard (all KPIs with the previous period, series, outlets, tiers, cohorts, campaigns) for
-the last 30 and 365 days, read from the aggregates plus today live.
+Times: the nightly aggregation of one day (yesterday), a full rebuild of every day, the
+nightly tier snapshot, and the dashboard (all KPIs with the previous period, series, outlets,
+tiers, cohorts, campaigns) for the last 30 and 365 days, read from the aggregates plus today
+live — with the marks as the nightly refresh at today's start would have left them, so that
+today's ledger rows are the live part. ``--now`` builds (or measures a kept dataset) as of a
+given instant.
 """
 
 from __future__ import annotations
