@@ -310,7 +310,7 @@ def exact_outlet_actives(source: DaySource, period: Period, *, accounts=None) ->
 def exact_month_actives(
     source: DaySource, months: list[date], window: Period, *, accounts=None
 ) -> dict[tuple[date, date], int]:
-    rows_sql, params = source.member_sql(window, accounts)
+    rows_sql, params = source.member_sql(window, accounts, cohort=True)
     cases, case_params = [], []
     for n, m in enumerate(months):
         cases.append(f"WHEN day >= %s AND day < %s THEN {n}")

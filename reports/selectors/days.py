@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from django.db.models import Count, DateField, F, Min, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce, Least, TruncDate, TruncMonth
+from django.db.models import Count, DateField, F, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Least, TruncDate, TruncMonth
 
 from loyalty.ledger.models import (
     NOT_PURCHASES,
@@ -119,18 +119,19 @@ def join_instant():
     return Least(enrolled, Coalesce(first_check, enrolled))
 
 
-def member_rows(program, first: date, last: date):
-    """Per (day, account, outlet): counted checks and their subtotal, with the cohort month."""
+def member_rows(program, first: date, last: date, *, cohort: bool = True):
+    """Per (day, account, outlet): counted checks and their subtotal, with the cohort month
+    (or, with ``cohort=False``, a null cohort for the caller to fill)."""
+    if cohort:
+        month = TruncMonth(join_instant(), tzinfo=zone(program), output_field=DateField())
+    else:
+        month = Cast(Value(None), DateField())
     return (
         counted_checks(program, first, last)
         .filter(account__isnull=False)
         .annotate(day=_day("occurred_at", program))
         .values("day", "account_id", "outlet_id")
-        .annotate(
-            cohort=TruncMonth(join_instant(), tzinfo=zone(program), output_field=DateField()),
-            checks=Count("id"),
-            sales=Sum("subtotal"),
-        )
+        .annotate(cohort=month, checks=Count("id"), sales=Sum("subtotal"))
         .order_by()
     )
 
@@ -138,9 +139,9 @@ def member_rows(program, first: date, last: date):
 MEMBER_COLUMNS = ("day", "account_id", "outlet_id", "cohort", "checks", "sales")
 
 
-def member_rows_sql(program, first: date, last: date) -> tuple[str, tuple]:
+def member_rows_sql(program, first: date, last: date, *, cohort: bool = True) -> tuple[str, tuple]:
     """``member_rows`` as SQL with the columns of ``MEMBER_COLUMNS`` in that order."""
-    sql, params = member_rows(program, first, last).query.sql_with_params()
+    sql, params = member_rows(program, first, last, cohort=cohort).query.sql_with_params()
     columns = ", ".join(MEMBER_COLUMNS)
     return f"SELECT {columns} FROM ({sql}) live_rows", tuple(params)
 

@@ -22,7 +22,14 @@ from django.db.models.functions import Coalesce
 from loyalty.ledger.models import Account, Check, Entry, Operation
 from loyalty.ledger.selectors import expired_outside_cache
 from loyalty.rules.models import Program, Tier
-from reports.models import AggregationState, CampaignDay, MemberDay, OutletDay, ProgramDay
+from reports.models import (
+    AggregationState,
+    CampaignDay,
+    MemberDay,
+    MemberVisit,
+    OutletDay,
+    ProgramDay,
+)
 from reports.periods import (
     Period,
     as_date,
@@ -93,6 +100,7 @@ class DaySource:
         self._live_accounts: dict[tuple[date, date], list[int] | None] = {}
         self._accounts_sql: dict[int, tuple[str, list]] = {}  # id of a list → the SQL of its ids
         self._live_rows: dict[tuple[date, date], tuple[str, list]] = {}
+        self._cohorts_to_fill: dict[tuple[date, date], str] = {}  # run → its live table
         self._buyer_rows: dict[str, tuple[Period, list[int], str]] = {}
         # The first day a report built on this source reads (set by the dashboard): the
         # stored rows of today's buyers are then read once, from that day on.
@@ -210,12 +218,15 @@ class DaySource:
             )
         return total
 
-    def member_sql(self, period: Period, accounts: list[int] | None = None):
+    def member_sql(
+        self, period: Period, accounts: list[int] | None = None, *, cohort: bool = False
+    ):
         """SQL of the member rows (``MEMBER_COLUMNS``) of the period: stored plus live.
 
         ``accounts``: the account ids to keep, or None for every member. It holds every
         member with a live row in the period (it is ``live_accounts``, or more), so only the
-        stored rows are filtered by it.
+        stored rows are filtered by it. ``cohort``: the caller reads the cohort column (the
+        live rows' cohorts are filled first).
         """
         clipped = period.clip(last=self.today)
         columns = ", ".join(MEMBER_COLUMNS)
@@ -236,7 +247,7 @@ class DaySource:
             params += [self.program.pk, _param(clipped.first), _param(clipped.last)]
             params += [_param(self.today)]
         for run in self.live_runs(period):
-            sql, run_params = self.live_rows_sql(run)
+            sql, run_params = self.live_rows_sql(run, cohort=cohort)
             parts.append(f"SELECT * FROM ({sql}) live")
             params += run_params
         if not parts:
@@ -296,23 +307,58 @@ class DaySource:
             [_param(stored.first), _param(stored.last)],
         )
 
-    def live_rows_sql(self, run: Period) -> tuple[str, list]:
+    def live_rows_sql(self, run: Period, *, cohort: bool = False) -> tuple[str, list]:
         """SQL of the live member rows of a run of days not stored (``MEMBER_COLUMNS``).
 
         Inside a transaction on PostgreSQL the rows are computed once per report into a
-        temporary table (dropped at commit): every distinct count reads them again.
+        temporary table (dropped at commit): every distinct count reads them again. Only the
+        cohort tables read their ``cohort``, so it is filled when first asked for
+        (``cohort=True``, see ``_fill_cohorts``); elsewhere it is computed with the rows.
         """
         key = (run.first, run.last)
         if key not in self._live_rows:
-            sql, params = member_rows_sql(self.program, run.first, run.last)
             if connection.vendor == "postgresql" and connection.in_atomic_block:
+                sql, params = member_rows_sql(self.program, run.first, run.last, cohort=False)
                 name = f"report_live_rows_{next(_LIVE_TABLES)}"
                 with connection.cursor() as cursor:
                     cursor.execute(f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS {sql}", params)
                     cursor.execute(f"ANALYZE {name}")
-                sql, params = f"SELECT {', '.join(MEMBER_COLUMNS)} FROM {name}", []
-            self._live_rows[key] = (sql, params)
+                self._live_rows[key] = (f"SELECT {', '.join(MEMBER_COLUMNS)} FROM {name}", [])
+                self._cohorts_to_fill[key] = name
+            else:
+                self._live_rows[key] = member_rows_sql(self.program, run.first, run.last)
+        if cohort and key in self._cohorts_to_fill:
+            self._fill_cohorts(run, self._cohorts_to_fill.pop(key))
         return self._live_rows[key]
+
+    def _fill_cohorts(self, run: Period, name: str) -> None:
+        """The joining month of each member of a live rows table.
+
+        A member with a stored visit before the run (in the buyers' visits this report has
+        read) takes the cohort of the latest one — the cohort their stored rows count under;
+        the others (new members, or last seen before the report's reach) get it from the
+        ledger: the month of the earlier of the account's opening and its first check.
+        """
+        visits = self._buyer_rows.get(MemberVisit._meta.db_table)
+        with connection.cursor() as cursor:
+            if visits is not None:
+                cursor.execute(
+                    f"UPDATE {name} l SET cohort = v.cohort FROM (SELECT DISTINCT ON (account_id) "
+                    f"account_id, cohort FROM {visits[2]} WHERE day < %s "
+                    "ORDER BY account_id, day DESC) v WHERE v.account_id = l.account_id",
+                    [_param(run.first)],
+                )
+            cursor.execute(
+                f"UPDATE {name} l SET cohort = j.cohort FROM (SELECT a.id AS account_id, "
+                "(DATE_TRUNC('month', LEAST(a.enrolled_at, COALESCE((SELECT MIN(c.occurred_at) "
+                f"FROM {Check._meta.db_table} c WHERE c.account_id = a.id), a.enrolled_at)) "
+                f"AT TIME ZONE %s))::date AS cohort FROM {Account._meta.db_table} a "
+                # An array, so that the few accounts left are probed by key (a semi-join
+                # would scan every account).
+                f"WHERE a.id = ANY(ARRAY(SELECT account_id FROM {name} WHERE cohort IS NULL))) j "
+                "WHERE j.account_id = l.account_id",
+                [self.program.timezone],
+            )
 
     def live_accounts(self, period: Period) -> list[int] | None:
         """The members with a live (not stored) row in the period, or None when there is none."""
