@@ -531,6 +531,16 @@ class CohortMonthFactory(factory.django.DjangoModelFactory):
     active = 1
 
 
+class TierCountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reports.TierCount"
+
+    program = factory.SubFactory(ProgramFactory)
+    day = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC).date() + timedelta(days=n))
+    tier = factory.SubFactory(TierFactory, program=factory.SelfAttribute("..program"))
+    members = 3
+
+
 class AggregationStateFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "reports.AggregationState"
