@@ -101,21 +101,25 @@ def counted_checks(program, first: date, last: date):
     ).exclude(status__in=NOT_PURCHASES)
 
 
-def join_instant():
-    """A check's account's joining instant: the earlier of its opening and its first check.
+def join_instant(account: str = "account_id", *, check_mark: int | None = None):
+    """The joining instant of the account that ``account`` refers to ("pk" on an ``Account``
+    queryset): the earlier of its opening and its first check (of the checks up to
+    ``check_mark`` when given).
 
     Both are probes by the account's key (its row; its first check, the first entry of the
     ``(account, occurred_at)`` index) rather than a join: a day's few thousand checks would
     otherwise hash-join against every account of the programme.
     """
-    enrolled = Subquery(
-        Account.objects.filter(pk=OuterRef("account_id")).order_by().values("enrolled_at")
-    )
-    first_check = Subquery(
-        Check.objects.filter(account=OuterRef("account_id"))
-        .order_by("occurred_at")
-        .values("occurred_at")[:1]
-    )
+    if account == "pk":
+        enrolled = F("enrolled_at")
+    else:
+        enrolled = Subquery(
+            Account.objects.filter(pk=OuterRef(account)).order_by().values("enrolled_at")
+        )
+    checks = Check.objects.filter(account=OuterRef(account))
+    if check_mark is not None:
+        checks = checks.filter(pk__lte=check_mark)
+    first_check = Subquery(checks.order_by("occurred_at").values("occurred_at")[:1])
     return Least(enrolled, Coalesce(first_check, enrolled))
 
 

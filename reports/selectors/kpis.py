@@ -16,8 +16,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Min, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import BooleanField, Count, DateField, F, Min, Q, Sum
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, TruncMonth
 
 from loyalty.ledger.models import Account, Check, Entry, Operation
 from loyalty.ledger.selectors import expired_outside_cache
@@ -40,6 +41,7 @@ from reports.periods import (
     points,
     ratio,
     sql_day,
+    zone,
 )
 from reports.selectors.activity import Activity, account_filter, campaign_groups, member_activity
 from reports.selectors.days import (
@@ -48,6 +50,7 @@ from reports.selectors.days import (
     LedgerDays,
     OutletFigures,
     ProgramFigures,
+    join_instant,
     ledger_days,
     member_rows_sql,
 )
@@ -348,16 +351,29 @@ class DaySource:
                     "ORDER BY account_id, day DESC) v WHERE v.account_id = l.account_id",
                     [_param(run.first)],
                 )
+            # The rest from the ledger, by the accounts' keys: an array, so that the few
+            # accounts left are probed (a semi-join would scan every account).
+            left = RawSQL(
+                f"{Account._meta.db_table}.id = ANY(ARRAY(SELECT account_id FROM {name} "
+                "WHERE cohort IS NULL))",
+                [],
+                output_field=BooleanField(),
+            )
+            months = (
+                Account.objects.alias(left=left)
+                .filter(left=True)
+                .annotate(
+                    month=TruncMonth(
+                        join_instant("pk"), tzinfo=zone(self.program), output_field=DateField()
+                    )
+                )
+                .values_list("pk", "month")
+            )
+            sql, params = months.query.sql_with_params()
             cursor.execute(
-                f"UPDATE {name} l SET cohort = j.cohort FROM (SELECT a.id AS account_id, "
-                "(DATE_TRUNC('month', LEAST(a.enrolled_at, COALESCE((SELECT MIN(c.occurred_at) "
-                f"FROM {Check._meta.db_table} c WHERE c.account_id = a.id), a.enrolled_at)) "
-                f"AT TIME ZONE %s))::date AS cohort FROM {Account._meta.db_table} a "
-                # An array, so that the few accounts left are probed by key (a semi-join
-                # would scan every account).
-                f"WHERE a.id = ANY(ARRAY(SELECT account_id FROM {name} WHERE cohort IS NULL))) j "
+                f"UPDATE {name} l SET cohort = j.month FROM ({sql}) j(account_id, month) "
                 "WHERE j.account_id = l.account_id",
-                [self.program.timezone],
+                params,
             )
 
     def live_accounts(self, period: Period) -> list[int] | None:

@@ -36,11 +36,12 @@ from django.db.models import (
     Subquery,
     When,
 )
-from django.db.models.functions import Coalesce, Least, TruncDate
+from django.db.models.functions import TruncDate
 
 from loyalty.ledger.models import Account, Check, TierChange
 from reports.models import TierCount
 from reports.periods import local_day, zone
+from reports.selectors.days import join_instant
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,6 @@ def current_marks(program) -> TierMarks:
     )
 
 
-def joined_at(check_mark: int | None = None):
-    """An account's joining instant (on an ``Account`` queryset): the earlier of its opening
-    and its first check — of the checks up to ``check_mark`` when given."""
-    checks = Check.objects.filter(account=OuterRef("pk"))
-    if check_mark is not None:
-        checks = checks.filter(pk__lte=check_mark)
-    first = Subquery(checks.order_by("occurred_at").values("occurred_at")[:1])
-    return Least(F("enrolled_at"), Coalesce(first, F("enrolled_at")))
-
-
 def tier_then(program, change_mark: int, account: str = "pk"):
     """An account's tier as of ``change_mark``: the previous tier of its first later change,
     or its tier now when it has none (``account``: the account's key in the queryset)."""
@@ -83,7 +74,9 @@ def tier_then(program, change_mark: int, account: str = "pk"):
     )
 
 
-def snapshot_rows(program, marks: TierMarks) -> tuple[list[tuple[date, int | None, int]], object]:
+def snapshot_rows(
+    program, marks: TierMarks
+) -> tuple[list[tuple[date, int | None, int]], datetime | None]:
     """(joining day, tier id, members) of the accounts up to the marks, and the latest opening
     among them (a later check dated before it may move a joining).
 
@@ -144,7 +137,7 @@ def snapshot_counts(
     ):
         add(day, tier_id, n)
     opened = Account.objects.filter(program=program, pk__gt=marks.account)
-    for tier_id, at in opened.annotate(joined=joined_at()).values_list("tier_id", "joined"):
+    for tier_id, at in opened.annotate(joined=join_instant("pk")).values_list("tier_id", "joined"):
         add(local_day(program, at), tier_id, 1)
     changed = set(
         TierChange.objects.filter(program=program, pk__gt=marks.change).values_list(
@@ -166,8 +159,8 @@ def snapshot_counts(
             Account.objects.filter(pk__in=changed, pk__lte=marks.account)
             .annotate(
                 tier_then=tier_then(program, marks.change),
-                joined_then=joined_at(marks.check),
-                joined=joined_at(),
+                joined_then=join_instant("pk", check_mark=marks.check),
+                joined=join_instant("pk"),
             )
             .values_list("tier_then", "joined_then", "tier_id", "joined")
         )

@@ -25,7 +25,8 @@ def test_small_run_measures_and_cleans_up():
     out = StringIO()
     call_command("benchmark_reports", customers=50, entries=400, days=5, outlets=2, stdout=out)
     text = out.getvalue()
-    for label in ("ONE DAY:", "REBUILD: 4 days", "DASHBOARD 30 days", "DASHBOARD 365 days"):
+    labels = ("ONE DAY:", "REBUILD: 4 days", "TIERS: 50 members", "DASHBOARD 30 days")
+    for label in (*labels, "DASHBOARD 365 days"):
         assert label in text
     assert "members 50," in text
     assert not Program.objects.filter(code__startswith="bench-reports-").exists()
